@@ -1,0 +1,265 @@
+// Renders a simulator report three ways: a terminal table, one self-contained HTML page (Chart.js inlined, so it
+// opens offline and can be attached to a CI run), and the raw report.json it was built from.
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+import type { RunReport, SimReport } from './report-types';
+
+interface TableRow {
+  label: string;
+  value: (run: RunReport) => string;
+}
+
+const MISSING = '-';
+
+function formatCount(n: number): string {
+  return String(n);
+}
+
+function formatRate(perSec: number): string {
+  return perSec.toFixed(1);
+}
+
+function formatMs(ms: number): string {
+  return `${ms.toFixed(1)} ms`;
+}
+
+function formatDuration(ms: number | null): string {
+  if (ms === null) return MISSING;
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+// The single list of rows, shared by the terminal and HTML tables so the two can never disagree.
+const ROWS: TableRow[] = [
+  { label: 'requests', value: (r) => formatCount(r.requests) },
+  { label: 'rate (req/s)', value: (r) => formatRate(r.ratePerSec) },
+  { label: 'latency p50', value: (r) => formatMs(r.latencyMs.p50) },
+  { label: 'latency p95', value: (r) => formatMs(r.latencyMs.p95) },
+  { label: 'latency p99', value: (r) => formatMs(r.latencyMs.p99) },
+  { label: 'ordered', value: (r) => formatCount(r.outcomes.ordered) },
+  { label: 'sold_out', value: (r) => formatCount(r.outcomes.sold_out) },
+  { label: 'duplicate', value: (r) => formatCount(r.outcomes.duplicate) },
+  { label: 'busy', value: (r) => formatCount(r.outcomes.busy) },
+  { label: 'rate_limited', value: (r) => formatCount(r.outcomes.rate_limited) },
+  { label: 'errors', value: (r) => formatCount(r.outcomes.errors) },
+  { label: 'oversell', value: (r) => formatCount(r.reconciliation.oversell) },
+  { label: 'undersell', value: (r) => formatCount(r.reconciliation.undersell) },
+  { label: 'dbDrift', value: (r) => formatCount(r.reconciliation.dbDrift) },
+  { label: 'time to sell out', value: (r) => formatDuration(r.timeToSellOutMs) },
+  { label: 'time to drain', value: (r) => formatDuration(r.timeToDrainMs) },
+  { label: 'verdict', value: (r) => r.verdict },
+];
+
+function describeScenario(report: SimReport): string {
+  const s = report.scenario;
+  const load = [
+    s.concurrency === undefined ? null : `concurrency ${s.concurrency}`,
+    s.ratePerSec === undefined ? null : `${s.ratePerSec} req/s`,
+  ].filter((part) => part !== null);
+  return [
+    `scenario ${s.name}`,
+    `stock ${s.stock} in ${s.segments} segments`,
+    `${s.users} users`,
+    `${s.requests} requests`,
+    ...load,
+    `duplicates ${s.duplicateRatio}`,
+    `pay ${s.payRatio}`,
+    `payment timeout ${s.paymentTimeoutMs} ms`,
+  ].join(', ');
+}
+
+function describeBackends(report: SimReport): string {
+  const b = report.backends;
+  return `redis: ${b.redis} | postgres: ${b.postgres} | kafka: ${b.kafka}`;
+}
+
+export function renderTable(report: SimReport): string {
+  const header = ['', ...report.runs.map((run) => run.strategy)];
+  const body = ROWS.map((row) => [row.label, ...report.runs.map(row.value)]);
+  const widths = header.map((_, col) => Math.max(...[header, ...body].map((cells) => cells[col].length)));
+  // Labels align left, numbers align right, so digits line up in each strategy's column.
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, col) => (col === 0 ? cell.padEnd(widths[col]) : cell.padStart(widths[col])))
+      .join('  ')
+      .trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [
+    describeScenario(report),
+    describeBackends(report),
+    '',
+    line(header),
+    rule,
+    ...body.map(line),
+    '',
+  ].join('\n');
+}
+
+function escapeHtml(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+// Inside <script>, the HTML parser ends the element at the first "</script"; "<\/" means the same to JS and JSON.
+function escapeForScriptElement(text: string): string {
+  return text.replace(/<\//g, '<\\/');
+}
+
+function verdictClass(verdict: RunReport['verdict']): string {
+  if (verdict === 'pass') return 'pass';
+  return verdict === 'fail' ? 'fail' : 'unsafe';
+}
+
+function renderHtmlTable(report: SimReport): string {
+  const head = report.runs.map((run) => `<th>${escapeHtml(run.strategy)}</th>`).join('');
+  const rows = ROWS.map((row) => {
+    const cells = report.runs
+      .map((run) => {
+        const value = escapeHtml(row.value(run));
+        return row.label === 'verdict'
+          ? `<td><span class="verdict ${verdictClass(run.verdict)}">${value}</span></td>`
+          : `<td>${value}</td>`;
+      })
+      .join('');
+    return `<tr><th scope="row">${escapeHtml(row.label)}</th>${cells}</tr>`;
+  });
+  return `<table><thead><tr><th></th>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+let chartJsSource: string | undefined;
+
+// chart.js's package "exports" hide dist/chart.umd.js from require.resolve, so find it beside the main entry
+// (dist/chart.cjs). Read once per process: the bundle is ~200 kB and every rendered page embeds the same copy.
+function readChartJs(): string {
+  chartJsSource ??= readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.js'), 'utf8');
+  return chartJsSource;
+}
+
+// Runs in the browser: reads the embedded report and draws one line per strategy on each chart.
+const CHART_SCRIPT = `
+(function () {
+  var report = JSON.parse(document.getElementById('report-data').textContent);
+  var palette = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2'];
+  Chart.defaults.animation = false;
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+
+  function intervalSeconds(timeline) {
+    if (timeline.length > 1) return (timeline[1].tMs - timeline[0].tMs) / 1000;
+    return timeline.length === 1 && timeline[0].tMs > 0 ? timeline[0].tMs / 1000 : 1;
+  }
+
+  function series(pick, dash) {
+    return report.runs.map(function (run, i) {
+      var seconds = intervalSeconds(run.timeline);
+      return {
+        label: run.strategy + (dash ? ' ' + dash : ''),
+        data: run.timeline.map(function (p) { return { x: p.tMs / 1000, y: pick(p, seconds) }; }),
+        borderColor: palette[i % palette.length],
+        backgroundColor: palette[i % palette.length],
+        borderDash: dash === 'p99' ? [6, 4] : [],
+        pointRadius: 0,
+        borderWidth: 2,
+        tension: 0.2
+      };
+    });
+  }
+
+  function draw(id, yTitle, datasets) {
+    new Chart(document.getElementById(id), {
+      type: 'line',
+      data: { datasets: datasets },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        interaction: { mode: 'nearest', intersect: false },
+        scales: {
+          x: { type: 'linear', title: { display: true, text: 'time (s)' } },
+          y: { beginAtZero: true, title: { display: true, text: yTitle } }
+        },
+        plugins: { legend: { position: 'bottom' } }
+      }
+    });
+  }
+
+  draw('chart-throughput', 'requests/s', series(function (p, s) { return p.requests / s; }));
+  draw('chart-latency', 'ms', series(function (p) { return p.p50Ms; }, 'p50')
+    .concat(series(function (p) { return p.p99Ms; }, 'p99')));
+  draw('chart-stock', 'units', series(function (p) { return p.remainingStock; }));
+})();
+`;
+
+const STYLE = `
+  body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 0; background: #f6f7f9;
+         color: #1f2937; }
+  main { max-width: 1200px; margin: 0 auto; padding: 24px 32px 48px; }
+  h1 { font-size: 24px; margin: 0 0 4px; }
+  h2 { font-size: 17px; margin: 0 0 12px; }
+  .meta { color: #4b5563; margin: 2px 0; font-size: 14px; }
+  .card { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 16px 20px; margin-top: 20px; }
+  table { border-collapse: collapse; font-size: 14px; font-variant-numeric: tabular-nums; }
+  th, td { padding: 5px 14px; border-bottom: 1px solid #eef0f3; }
+  thead th { text-align: right; border-bottom: 2px solid #d1d5db; }
+  tbody th { text-align: left; font-weight: 500; color: #374151; }
+  td { text-align: right; }
+  .verdict { padding: 2px 8px; border-radius: 10px; font-weight: 600; font-size: 13px; }
+  .verdict.pass { background: #dcfce7; color: #166534; }
+  .verdict.fail { background: #fee2e2; color: #991b1b; }
+  .verdict.unsafe { background: #fef3c7; color: #92400e; }
+  .charts { display: grid; grid-template-columns: 1fr 1fr; gap: 20px; }
+  .chart { position: relative; height: 300px; }
+`;
+
+function renderChartCard(id: string, title: string): string {
+  return `<section class="card"><h2>${title}</h2><div class="chart"><canvas id="${id}"></canvas></div></section>`;
+}
+
+function renderPage(report: SimReport, chartJs: string): string {
+  const title = `seckill simulator: ${report.scenario.name}`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${escapeHtml(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<main>
+<h1>${escapeHtml(title)}</h1>
+<p class="meta">${escapeHtml(describeScenario(report))}</p>
+<p class="meta">${escapeHtml(describeBackends(report))}</p>
+<p class="meta">generated ${escapeHtml(report.generatedAt)}</p>
+<section class="card"><h2>Results</h2>${renderHtmlTable(report)}</section>
+<div class="charts">
+${renderChartCard('chart-throughput', 'Throughput (requests/s)')}
+${renderChartCard('chart-latency', 'Latency p50 (solid) and p99 (dashed)')}
+</div>
+${renderChartCard('chart-stock', 'Remaining stock')}
+</main>
+<script type="application/json" id="report-data">${escapeForScriptElement(JSON.stringify(report))}</script>
+<script>${escapeForScriptElement(chartJs)}</script>
+<script>${CHART_SCRIPT}</script>
+</body>
+</html>
+`;
+}
+
+export function renderHtml(report: SimReport): string {
+  return renderPage(report, readChartJs());
+}
+
+export async function writeReportFiles(
+  report: SimReport,
+  dir: string,
+): Promise<{ jsonPath: string; htmlPath: string }> {
+  await mkdir(dir, { recursive: true });
+  const jsonPath = join(dir, 'report.json');
+  const htmlPath = join(dir, 'report.html');
+  await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(htmlPath, renderHtml(report));
+  return { jsonPath, htmlPath };
+}
