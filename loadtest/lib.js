@@ -1,0 +1,156 @@
+// Shared pieces of the k6 scenarios: where the server is, how a sale is created, how one purchase is classified,
+// and the reconciliation check that turns an oversold or undersold sale into a failed run.
+import { fail } from 'k6';
+import http from 'k6/http';
+import { Counter } from 'k6/metrics';
+
+export const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:3000').replace(/\/+$/, '');
+export const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || '';
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+// Every answer the contract allows for POST /seckill is "expected": only 5xx other than 503, 400s and network
+// errors count in http_req_failed.
+http.setResponseCallback(http.expectedStatuses(201, 409, 410, 429, 503));
+
+export const outcomes = {
+  orders: new Counter('orders'),
+  sold_out: new Counter('sold_out'),
+  duplicates: new Counter('duplicates'),
+  rate_limited: new Counter('rate_limited'),
+  busy: new Counter('busy'),
+  sale_closed: new Counter('sale_closed'),
+  errors: new Counter('errors'),
+};
+
+export function envInt(name, fallback) {
+  const raw = __ENV[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+// Latency limits are knobs because a laptop, a CI runner and a tuned server disagree about what is fast.
+export function commonThresholds() {
+  return {
+    http_req_failed: ['rate<0.01'],
+    http_req_duration: [`p(95)<${envInt('P95_MS', 500)}`, `p(99)<${envInt('P99_MS', 1000)}`],
+    errors: ['count==0'],
+  };
+}
+
+// p(99) is not among k6's default summary statistics; handleSummary needs it.
+export const summaryTrendStats = ['avg', 'min', 'med', 'max', 'p(95)', 'p(99)'];
+
+function parseJson(res) {
+  try {
+    return res.json();
+  } catch {
+    return null;
+  }
+}
+
+function createSale(name, stock, segments) {
+  if (!ADMIN_TOKEN)
+    fail('ADMIN_TOKEN is not set: pass the token the server printed at start (or set ITEM_ID)');
+  const res = http.post(`${BASE_URL}/admin/sales`, JSON.stringify({ name, stock, segments }), {
+    headers: { ...JSON_HEADERS, Authorization: `Bearer ${ADMIN_TOKEN}` },
+    tags: { name: 'POST /admin/sales' },
+  });
+  const body = parseJson(res);
+  if (res.status !== 201 || !body || !body.itemId)
+    fail(`creating the sale failed: ${res.status} ${res.body}`);
+  return { itemId: String(body.itemId), stock: body.stock };
+}
+
+// Runs once before the load. The run id prefixes user ids so that re-running against the same ITEM_ID does not
+// turn every purchase into a duplicate; it is made here because init code runs once per VU, each with its own clock.
+export function setupSale(name, { stock, segments }) {
+  const runId = Date.now().toString(36);
+  if (__ENV.ITEM_ID) return { itemId: __ENV.ITEM_ID, stock, runId };
+  return { ...createSale(`${name}-${runId}`, stock, segments), runId };
+}
+
+function classify(res) {
+  const status = parseJson(res)?.status;
+  if (res.status === 201) return 'orders';
+  if (res.status === 410) return 'sold_out';
+  if (res.status === 429) return 'rate_limited';
+  if (res.status === 503) return 'busy';
+  if (res.status === 409 && status === 'duplicate') return 'duplicates';
+  if (res.status === 409 && (status === 'not_started' || status === 'ended')) return 'sale_closed';
+  return 'errors';
+}
+
+export function buy(userId, itemId) {
+  const res = http.post(`${BASE_URL}/seckill`, JSON.stringify({ userId, itemId }), {
+    headers: JSON_HEADERS,
+    tags: { name: 'POST /seckill' },
+  });
+  const outcome = classify(res);
+  outcomes[outcome].add(1);
+  return outcome;
+}
+
+export function fetchItemStats(itemId) {
+  const res = http.get(`${BASE_URL}/stats`, { tags: { name: 'GET /stats' } });
+  const body = parseJson(res);
+  if (res.status !== 200 || !body || !Array.isArray(body.items)) fail(`GET /stats failed: ${res.status}`);
+  const item = body.items.find((candidate) => String(candidate.itemId) === String(itemId));
+  if (!item) fail(`GET /stats has no item ${itemId}`);
+  return item;
+}
+
+// Runs once after the load. A failure here makes k6 exit non-zero, whatever the thresholds said: a sale that
+// oversold or leaked units is broken however fast it was. extraCheck(item) returns a message for a further failure.
+export function assertReconciled(data, extraCheck) {
+  const item = fetchItemStats(data.itemId);
+  const problems = [];
+  if (item.oversell !== 0) problems.push(`oversell=${item.oversell}`);
+  if (item.undersell !== 0) problems.push(`undersell=${item.undersell}`);
+  const extra = extraCheck ? extraCheck(item) : null;
+  if (extra) problems.push(extra);
+  if (problems.length > 0) fail(`item ${data.itemId} does not reconcile: ${problems.join(', ')}`);
+  console.log(`item ${data.itemId} reconciles: ${JSON.stringify(item)}`);
+  return item;
+}
+
+function metricValue(data, metric, stat) {
+  const entry = data.metrics[metric];
+  return entry && entry.values[stat] !== undefined ? entry.values[stat] : 0;
+}
+
+function thresholdLines(data) {
+  const lines = [];
+  for (const [metric, entry] of Object.entries(data.metrics)) {
+    for (const [expression, result] of Object.entries(entry.thresholds || {})) {
+      lines.push(`  ${result.ok ? 'ok  ' : 'FAIL'} ${metric} ${expression}`);
+    }
+  }
+  return lines;
+}
+
+export function textSummary(name, data) {
+  const ms = (stat) => `${metricValue(data, 'http_req_duration', stat).toFixed(1)} ms`;
+  const counts = Object.keys(outcomes).map((metric) => `${metric}=${metricValue(data, metric, 'count')}`);
+  return [
+    `seckill k6 scenario: ${name}`,
+    `  requests: ${metricValue(data, 'http_reqs', 'count')} (${metricValue(data, 'http_reqs', 'rate').toFixed(1)}/s)`,
+    `  latency: p50 ${ms('med')}  p95 ${ms('p(95)')}  p99 ${ms('p(99)')}  max ${ms('max')}`,
+    `  failed requests: ${(metricValue(data, 'http_req_failed', 'rate') * 100).toFixed(2)}%`,
+    `  outcomes: ${counts.join(' ')}`,
+    'thresholds:',
+    ...thresholdLines(data),
+    '',
+  ].join('\n');
+}
+
+// Both outputs avoid the remote jslib textSummary so the scripts run offline.
+export function summaryHandler(name) {
+  return (data) => ({
+    stdout: textSummary(name, data),
+    [`summary-${name}.json`]: JSON.stringify(data, null, 2),
+  });
+}

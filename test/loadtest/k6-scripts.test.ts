@@ -1,0 +1,321 @@
+// k6 cannot be installed here, so these tests load the k6 scripts the way k6 would, minus k6: each ES module is
+// transpiled to CommonJS with the typescript compiler and evaluated in a fresh vm context whose `require` serves
+// stubs for the k6 modules (and the real ./lib.js, loaded the same way). The stubs record HTTP calls and counter
+// samples and answer with canned responses, so options, setup, the purchase and teardown can all be exercised.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import vm from 'node:vm';
+
+import ts from 'typescript';
+
+const LOADTEST_DIR = join(__dirname, '..', '..', 'loadtest');
+
+interface StubResponse {
+  status: number;
+  body: string;
+  json: () => unknown;
+}
+
+interface HttpCall {
+  method: 'GET' | 'POST';
+  url: string;
+  body?: string;
+  params?: { headers?: Record<string, string> };
+}
+
+type Responder = (call: HttpCall) => { status: number; body?: unknown };
+
+class K6Fail extends Error {}
+
+interface K6Harness {
+  exports: Record<string, unknown>;
+  calls: HttpCall[];
+  counterAdds: Record<string, number>;
+  responseCallbackStatuses: number[];
+  respond: (responder: Responder) => void;
+  setIds: (ids: { vu: number; iteration: number }) => void;
+}
+
+function stubResponse(status: number, body: unknown): StubResponse {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  return {
+    status,
+    body: text,
+    json: () => JSON.parse(text),
+  };
+}
+
+function transpileEsm(file: string): string {
+  const source = readFileSync(file, 'utf8');
+  const { outputText, diagnostics = [] } = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 },
+    fileName: file,
+    reportDiagnostics: true,
+  });
+  // transpileModule still emits code for a file with syntax errors; k6 would refuse it, so must we.
+  if (diagnostics.length > 0) {
+    const messages = diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    throw new SyntaxError(`${file}: ${messages.join('; ')}`);
+  }
+  return outputText;
+}
+
+function loadScript(name: string, env: Record<string, string>): K6Harness {
+  const calls: HttpCall[] = [];
+  const counterAdds: Record<string, number> = {};
+  const responseCallbackStatuses: number[] = [];
+  let responder: Responder = () => ({ status: 500 });
+  const ids = { vu: 1, iteration: 0 };
+
+  const send = (call: HttpCall): StubResponse => {
+    calls.push(call);
+    const answer = responder(call);
+    return stubResponse(answer.status, answer.body);
+  };
+  const http = {
+    post: (url: string, body: string, params: HttpCall['params']) =>
+      send({ method: 'POST', url, body, params }),
+    get: (url: string, params: HttpCall['params']) => send({ method: 'GET', url, params }),
+    expectedStatuses: (...statuses: number[]) => ({ statuses }),
+    setResponseCallback: (callback: { statuses: number[] }) =>
+      responseCallbackStatuses.push(...callback.statuses),
+  };
+  class Counter {
+    constructor(private readonly metric: string) {}
+    add(value: number): void {
+      counterAdds[this.metric] = (counterAdds[this.metric] ?? 0) + value;
+    }
+  }
+  const execution = {
+    vu: {
+      get idInTest() {
+        return ids.vu;
+      },
+    },
+    scenario: {
+      get iterationInTest() {
+        return ids.iteration;
+      },
+    },
+  };
+  const k6Modules: Record<string, unknown> = {
+    k6: {
+      fail: (message: string) => {
+        throw new K6Fail(message);
+      },
+    },
+    'k6/http': { __esModule: true, default: http },
+    'k6/metrics': { Counter },
+    'k6/execution': { __esModule: true, default: execution },
+  };
+
+  const context = vm.createContext({ __ENV: env, console: { log: () => undefined } });
+  const loaded = new Map<string, Record<string, unknown>>();
+  const load = (file: string): Record<string, unknown> => {
+    const cached = loaded.get(file);
+    if (cached) return cached;
+    const module = { exports: {} as Record<string, unknown> };
+    loaded.set(file, module.exports);
+    const requireStub = (specifier: string): unknown => {
+      if (specifier in k6Modules) return k6Modules[specifier];
+      if (specifier.startsWith('./')) return load(join(LOADTEST_DIR, specifier));
+      throw new Error(`${file} imports ${specifier}, which k6 would not provide offline`);
+    };
+    const wrapper = `(function (require, module, exports) {\n${transpileEsm(file)}\n})`;
+    const evaluate = vm.runInContext(wrapper, context, { filename: file });
+    evaluate(requireStub, module, module.exports);
+    return module.exports;
+  };
+
+  return {
+    exports: load(join(LOADTEST_DIR, name)),
+    calls,
+    counterAdds,
+    responseCallbackStatuses,
+    respond: (next) => {
+      responder = next;
+    },
+    setIds: (next) => Object.assign(ids, next),
+  };
+}
+
+type K6Function = (...args: unknown[]) => unknown;
+
+function fn(harness: K6Harness, name: string): K6Function {
+  const value = harness.exports[name];
+  if (typeof value !== 'function') throw new Error(`export ${name} is not a function`);
+  return value as K6Function;
+}
+
+function statsItem(overrides: Record<string, number>) {
+  return {
+    itemId: '7',
+    initialStock: 100,
+    redisRemaining: 0,
+    activeOrders: 100,
+    paidOrders: 0,
+    cancelledOrders: 0,
+    dbStock: 0,
+    outboxPending: 0,
+    consumerLag: 0,
+    oversell: 0,
+    undersell: 0,
+    dbDrift: 0,
+    ...overrides,
+  };
+}
+
+const SCRIPTS = [
+  { file: 'spike.js', scenario: 'spike', executor: 'ramping-arrival-rate', healthyActiveOrders: 100 },
+  { file: 'fairness.js', scenario: 'fairness', executor: 'per-vu-iterations', healthyActiveOrders: 100 },
+  { file: 'duplicates.js', scenario: 'duplicates', executor: 'per-vu-iterations', healthyActiveOrders: 5 },
+];
+
+const DATA = { itemId: '7', stock: 100, runId: 'run1' };
+
+describe.each(SCRIPTS)('loadtest/$file', ({ file, scenario, executor, healthyActiveOrders }) => {
+  let k6: K6Harness;
+  beforeEach(() => {
+    k6 = loadScript(file, { ADMIN_TOKEN: 'sekret', BASE_URL: 'http://sut:3000/' });
+  });
+
+  it(`runs scenario "${scenario}" with the ${executor} executor`, () => {
+    const options = k6.exports.options as {
+      scenarios: Record<string, { executor: string; exec?: string }>;
+      thresholds: Record<string, string[]>;
+    };
+    expect(Object.keys(options.scenarios)).toEqual([scenario]);
+    const config = options.scenarios[scenario];
+    expect(config.executor).toBe(executor);
+    expect(typeof fn(k6, config.exec ?? 'default')).toBe('function');
+    expect(options.thresholds.http_req_duration).toEqual([
+      expect.stringMatching(/^p\(95\)</),
+      expect.stringMatching(/^p\(99\)</),
+    ]);
+    expect(options.thresholds.http_req_failed).toEqual(['rate<0.01']);
+    expect(options.thresholds.errors).toEqual(['count==0']);
+    expect(options.thresholds.orders).toHaveLength(1);
+  });
+
+  it('exports default, setup, teardown and handleSummary', () => {
+    for (const name of ['default', 'setup', 'teardown', 'handleSummary']) {
+      expect(typeof k6.exports[name]).toBe('function');
+    }
+  });
+
+  it('treats every contract answer of POST /seckill as an expected response', () => {
+    expect(k6.responseCallbackStatuses).toEqual([201, 409, 410, 429, 503]);
+  });
+
+  it('creates the sale in setup with the admin token', () => {
+    k6.respond(() => ({ status: 201, body: { itemId: '7', stock: 100, segments: 8 } }));
+    const data = fn(k6, 'setup')() as { itemId: string; runId: string };
+    expect(data.itemId).toBe('7');
+    expect(k6.calls).toHaveLength(1);
+    const [call] = k6.calls;
+    expect(call.url).toBe('http://sut:3000/admin/sales');
+    expect(call.params?.headers?.Authorization).toBe('Bearer sekret');
+    expect(JSON.parse(call.body ?? '')).toEqual({
+      name: expect.stringContaining(scenario),
+      stock: 100,
+      segments: 8,
+    });
+  });
+
+  it('fails setup when the sale cannot be created', () => {
+    k6.respond(() => ({ status: 401, body: { error: { code: 'unauthorized', message: 'no' } } }));
+    expect(() => fn(k6, 'setup')()).toThrow(K6Fail);
+  });
+
+  it('buys as a valid user and counts the order', () => {
+    k6.respond(() => ({ status: 201, body: { status: 'ordered', orderId: '123' } }));
+    k6.setIds({ vu: 4, iteration: 9 });
+    fn(k6, 'default')(DATA);
+    const [call] = k6.calls;
+    expect(call.url).toBe('http://sut:3000/seckill');
+    expect(call.params?.headers?.['Content-Type']).toBe('application/json');
+    const body = JSON.parse(call.body ?? '') as { userId: string; itemId: string };
+    expect(body.itemId).toBe('7');
+    expect(body.userId).toMatch(/^run1-[A-Za-z0-9_-]+$/);
+    expect(body.userId.length).toBeLessThanOrEqual(64);
+    expect(k6.counterAdds).toEqual({ orders: 1 });
+  });
+
+  it('passes teardown when the item reconciles', () => {
+    k6.respond(() => ({ status: 200, body: { items: [statsItem({ activeOrders: healthyActiveOrders })] } }));
+    expect(() => fn(k6, 'teardown')(DATA)).not.toThrow();
+    expect(k6.calls[0]).toMatchObject({ method: 'GET', url: 'http://sut:3000/stats' });
+  });
+
+  it.each([{ oversell: 1 }, { undersell: 1 }, { undersell: -2 }])('fails teardown when %o', (bad) => {
+    k6.respond(() => ({
+      status: 200,
+      body: {
+        items: [
+          statsItem({ itemId: 3, oversell: 5 }),
+          statsItem({ activeOrders: healthyActiveOrders, ...bad }),
+        ],
+      },
+    }));
+    expect(() => fn(k6, 'teardown')(DATA)).toThrow(K6Fail);
+  });
+
+  it('fails teardown when /stats does not know the item', () => {
+    k6.respond(() => ({ status: 200, body: { items: [] } }));
+    expect(() => fn(k6, 'teardown')(DATA)).toThrow(/no item 7/);
+  });
+
+  it('writes a JSON summary and a text summary without remote imports', () => {
+    const summary = {
+      metrics: {
+        http_reqs: { values: { count: 10, rate: 5 } },
+        http_req_duration: {
+          values: { med: 1.5, 'p(95)': 4, 'p(99)': 9.25, max: 12 },
+          thresholds: { 'p(95)<500': { ok: true } },
+        },
+        orders: { values: { count: 3 }, thresholds: { 'count==100': { ok: false } } },
+      },
+    };
+    const out = fn(k6, 'handleSummary')(summary) as Record<string, string>;
+    expect(Object.keys(out).sort()).toEqual([`summary-${scenario}.json`, 'stdout'].sort());
+    expect(JSON.parse(out[`summary-${scenario}.json`])).toEqual(summary);
+    expect(out.stdout).toContain('p99 9.3 ms');
+    expect(out.stdout).toContain('orders=3');
+    expect(out.stdout).toContain('FAIL orders count==100');
+    expect(readFileSync(join(LOADTEST_DIR, file), 'utf8')).not.toMatch(/from ['"]https?:/);
+  });
+});
+
+describe('loadtest/lib.js buy()', () => {
+  const cases: Array<[number, unknown, string]> = [
+    [201, { status: 'ordered', orderId: '1' }, 'orders'],
+    [409, { status: 'duplicate' }, 'duplicates'],
+    [410, { status: 'sold_out' }, 'sold_out'],
+    [429, { status: 'rate_limited' }, 'rate_limited'],
+    [503, { status: 'busy' }, 'busy'],
+    [409, { status: 'not_started' }, 'sale_closed'],
+    [409, { status: 'ended' }, 'sale_closed'],
+    [409, { status: 'something else' }, 'errors'],
+    [400, { error: { code: 'bad_request', message: 'x' } }, 'errors'],
+    [500, undefined, 'errors'],
+  ];
+
+  it.each(cases)('classifies %i %o as %s', (status, body, outcome) => {
+    const k6 = loadScript('lib.js', {});
+    k6.respond(() => ({ status, body }));
+    expect(fn(k6, 'buy')('u1', '7')).toBe(outcome);
+    expect(k6.counterAdds).toEqual({ [outcome]: 1 });
+  });
+
+  it('defaults BASE_URL to 127.0.0.1:3000 and refuses setup without a token', () => {
+    const k6 = loadScript('lib.js', {});
+    expect(k6.exports.BASE_URL).toBe('http://127.0.0.1:3000');
+    expect(() => fn(k6, 'setupSale')('spike', { stock: 1, segments: 1 })).toThrow(/ADMIN_TOKEN/);
+  });
+
+  it('uses ITEM_ID instead of creating a sale', () => {
+    const k6 = loadScript('lib.js', { ITEM_ID: '42' });
+    expect(fn(k6, 'setupSale')('spike', { stock: 1, segments: 1 })).toMatchObject({ itemId: '42' });
+    expect(k6.calls).toHaveLength(0);
+  });
+});
