@@ -247,18 +247,21 @@ describe.each(SCRIPTS)('loadtest/$file', ({ file, scenario, executor, healthyAct
     expect(k6.calls[0]).toMatchObject({ method: 'GET', url: 'http://sut:3000/stats' });
   });
 
-  it.each([{ oversell: 1 }, { undersell: 1 }, { undersell: -2 }])('fails teardown when %o', (bad) => {
-    k6.respond(() => ({
-      status: 200,
-      body: {
-        items: [
-          statsItem({ itemId: 3, oversell: 5 }),
-          statsItem({ activeOrders: healthyActiveOrders, ...bad }),
-        ],
-      },
-    }));
-    expect(() => fn(k6, 'teardown')(DATA)).toThrow(K6Fail);
-  });
+  it.each<Record<string, number>>([{ oversell: 1 }, { undersell: 1 }, { undersell: -2 }])(
+    'fails teardown when %o',
+    (bad) => {
+      k6.respond(() => ({
+        status: 200,
+        body: {
+          items: [
+            statsItem({ itemId: 3, oversell: 5 }),
+            statsItem({ activeOrders: healthyActiveOrders, ...bad }),
+          ],
+        },
+      }));
+      expect(() => fn(k6, 'teardown')(DATA)).toThrow(K6Fail);
+    },
+  );
 
   it('fails teardown when /stats does not know the item', () => {
     k6.respond(() => ({ status: 200, body: { items: [] } }));
