@@ -25,12 +25,13 @@
  *
  * Depends on Prisma internals: keep prisma, @prisma/adapter-pg and @prisma/schema-engine-wasm pinned together.
  */
+/* global WebAssembly -- Node global the lint config does not list for .cjs */
 'use strict';
 
 const fs = require('node:fs');
 const path = require('node:path');
 const readline = require('node:readline');
-const { pathToFileURL } = require('node:url');
+const { URL, pathToFileURL } = require('node:url');
 const { randomUUID } = require('node:crypto');
 const pg = require('pg');
 const { PrismaPg } = require('@prisma/adapter-pg');
