@@ -178,10 +178,11 @@ const CHART_SCRIPT = `
         maintainAspectRatio: false,
         interaction: { mode: 'nearest', intersect: false },
         scales: {
-          x: { type: 'linear', title: { display: true, text: 'time (s)' } },
+          x: { type: 'linear', min: 0, title: { display: true, text: 'time (s)' } },
           y: { beginAtZero: true, title: { display: true, text: yTitle } }
         },
-        plugins: { legend: { position: 'bottom' } }
+        // Line-shaped legend swatches, so dashed p99 lines read as dashed in the legend too.
+        plugins: { legend: { position: 'bottom', labels: { usePointStyle: true, pointStyle: 'line' } } }
       }
     });
   }

@@ -2,14 +2,21 @@
 // rendered page (npx tsx -e "…writeReportFiles(sampleReport(), '/tmp/sample')").
 import type { RunReport, SimReport, TimelinePoint } from '../../src/sim/report-types';
 
-function timeline(points: number, requestsPerPoint: number, stock: number): TimelinePoint[] {
+// Each strategy gets its own shape so the lines in the rendered charts do not hide one another.
+function timeline(
+  points: number,
+  requestsPerPoint: number,
+  unitsPerPoint: number,
+  latencyScale: number,
+): TimelinePoint[] {
+  const stock = 100;
   return Array.from({ length: points }, (_, i) => ({
     tMs: (i + 1) * 250,
-    requests: requestsPerPoint,
-    ordered: Math.min(10, stock),
-    p50Ms: 2 + i,
-    p99Ms: 9 + 2 * i,
-    remainingStock: Math.max(0, stock - (i + 1) * 10),
+    requests: requestsPerPoint + ((i * 37) % 90),
+    ordered: Math.min(unitsPerPoint, Math.max(0, stock - i * unitsPerPoint)),
+    p50Ms: latencyScale * (2 + i * 0.5),
+    p99Ms: latencyScale * (9 + 2 * i),
+    remainingStock: Math.max(0, stock - (i + 1) * unitsPerPoint),
   }));
 }
 
@@ -46,7 +53,7 @@ function run(overrides: Partial<RunReport> & Pick<RunReport, 'strategy'>): RunRe
     },
     timeToSellOutMs: 640,
     timeToDrainMs: 1500,
-    timeline: timeline(8, 500, 100),
+    timeline: timeline(8, 500, 20, 1),
     ...overrides,
   };
 }
@@ -96,7 +103,7 @@ export function sampleReport(): SimReport {
         },
         timeToSellOutMs: null,
         timeToDrainMs: 2250,
-        timeline: timeline(6, 700, 100),
+        timeline: timeline(6, 700, 30, 0.6),
       }),
     ],
   };
