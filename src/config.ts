@@ -1,0 +1,98 @@
+// The one place that reads the environment. Everything else receives a typed Config.
+import { z } from 'zod';
+
+export const STRATEGY_NAMES = ['segmented-lock', 'lua', 'global-lock', 'naive', 'db'] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const commaList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  )
+  .optional();
+
+const envSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(3000).pipe(z.number().max(65535)),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/seckill'),
+  /** Comma list of brokers; unset means "start the embedded broker". */
+  KAFKA_BROKERS: commaList,
+  KAFKA_DATA_DIR: z.string().default('.data/kafka'),
+  /** Unset means "generate one at start and print it once". */
+  ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+
+  STOCK_STRATEGY: z.enum(STRATEGY_NAMES).default('segmented-lock'),
+  DEFAULT_SEGMENTS: int(8, 1).pipe(z.number().max(1024)),
+  /** A segment lock is held for three Redis round trips; the TTL only matters when its holder dies. */
+  LOCK_TTL_MS: int(200, 10),
+  /** How long a purchase keeps trying segments whose locks are held before answering "busy". */
+  LOCK_WAIT_MS: int(2000, 1),
+  /** A process that saw an item sold out answers from memory for this long before asking Redis again. */
+  SOLD_OUT_RECHECK_MS: int(250, 0),
+  /** Reservations older than this with no order behind them are given back by the sweeper. */
+  RESERVATION_GRACE_MS: int(30_000, 1),
+
+  PAYMENT_TIMEOUT_MS: int(15 * 60_000, 1),
+  ORDER_TX_TIMEOUT_MS: int(5_000, 100),
+  /** 0–1023: keeps order ids unique across processes. Unset: derived from the pid. */
+  WORKER_ID: z.coerce.number().int().min(0).max(1023).optional(),
+  MAX_BODY_BYTES: int(8 * 1024, 64),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  http: { host: string; port: number; maxBodyBytes: number };
+  redisUrl: string;
+  databaseUrl: string;
+  kafka: { brokers: string[] | undefined; embeddedDataDir: string };
+  adminToken: string | undefined;
+  logLevel: Env['LOG_LEVEL'];
+  stock: {
+    strategy: StrategyName;
+    defaultSegments: number;
+    lockTtlMs: number;
+    lockWaitMs: number;
+    soldOutRecheckMs: number;
+    reservationGraceMs: number;
+  };
+  orders: { paymentTimeoutMs: number; txTimeoutMs: number; workerId: number };
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    http: { host: e.HOST, port: e.PORT, maxBodyBytes: e.MAX_BODY_BYTES },
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    kafka: { brokers: e.KAFKA_BROKERS?.length ? e.KAFKA_BROKERS : undefined, embeddedDataDir: e.KAFKA_DATA_DIR },
+    adminToken: e.ADMIN_TOKEN,
+    logLevel: e.LOG_LEVEL,
+    stock: {
+      strategy: e.STOCK_STRATEGY,
+      defaultSegments: e.DEFAULT_SEGMENTS,
+      lockTtlMs: e.LOCK_TTL_MS,
+      lockWaitMs: e.LOCK_WAIT_MS,
+      soldOutRecheckMs: e.SOLD_OUT_RECHECK_MS,
+      reservationGraceMs: e.RESERVATION_GRACE_MS,
+    },
+    orders: {
+      paymentTimeoutMs: e.PAYMENT_TIMEOUT_MS,
+      txTimeoutMs: e.ORDER_TX_TIMEOUT_MS,
+      workerId: e.WORKER_ID ?? process.pid % 1024,
+    },
+  };
+}

@@ -1,0 +1,137 @@
+// The express app: guards, routes, and the one error mapper. Route handlers only validate and delegate.
+import express, { type Express, type RequestHandler } from 'express';
+import type { StrategyName } from '../config';
+import type { Logger } from '../infra/logger';
+import type { PlaceOrderDeps, PlaceOrderResult } from '../orders/place-order';
+import { placeOrder } from '../orders/place-order';
+import type { ItemStats } from '../metrics/reconciliation';
+import { errorHandler, routeNotFound } from './errors';
+import { requireBearer, requireJson } from './guards';
+import { newSaleBody, orderParams, parseInput, seckillBody } from './validation';
+import { orderNotFound } from '../errors';
+import type { Sale } from '../orders/sales';
+
+export interface AppDeps {
+  log: Logger;
+  adminToken: string;
+  maxBodyBytes: number;
+  defaults: { segments: number; strategy: StrategyName; paymentTimeoutMs: number };
+  purchase: PlaceOrderDeps;
+  stats(): Promise<ItemStats[]>;
+  /** Named dependency checks for /readyz; each rejects when its dependency is unreachable. */
+  readiness: Record<string, () => Promise<unknown>>;
+  /** Extra routers mounted by later stages (items cache, payment, metrics). */
+  extraRoutes?: (app: Express) => void;
+}
+
+const SECKILL_STATUS: Record<PlaceOrderResult['status'], number> = {
+  ordered: 201,
+  duplicate: 409,
+  not_started: 409,
+  ended: 409,
+  sold_out: 410,
+  busy: 503,
+};
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requireJson, express.json({ limit: deps.maxBodyBytes, strict: true }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', readinessHandler(deps.readiness));
+
+  app.post('/admin/sales', requireBearer(deps.adminToken), async (req, res) => {
+    const input = parseInput(newSaleBody, req.body);
+    const sale = await deps.purchase.sales.create({
+      name: input.name,
+      stock: input.stock,
+      segments: input.segments ?? deps.defaults.segments,
+      strategy: input.strategy ?? deps.defaults.strategy,
+      startsAt: input.startsAt ? new Date(input.startsAt) : undefined,
+      endsAt: input.endsAt ? new Date(input.endsAt) : undefined,
+      paymentTimeoutMs: input.paymentTimeoutMs ?? deps.defaults.paymentTimeoutMs,
+    });
+    res.status(201).json(saleJson(sale));
+  });
+
+  app.post('/seckill', async (req, res) => {
+    const input = parseInput(seckillBody, req.body);
+    const result = await placeOrder(deps.purchase, input);
+    res
+      .status(SECKILL_STATUS[result.status])
+      .json(result.status === 'ordered' ? { status: 'ordered', orderId: result.orderId } : result);
+  });
+
+  app.get('/orders/:orderId', async (req, res) => {
+    const { orderId } = parseInput(orderParams, req.params);
+    const order = await deps.purchase.orders.find(orderId);
+    if (!order) throw orderNotFound(orderId);
+    res.json(orderJson(order));
+  });
+
+  app.get('/stats', async (_req, res) => {
+    res.json({ items: await deps.stats() });
+  });
+
+  deps.extraRoutes?.(app);
+  app.use(routeNotFound);
+  app.use(errorHandler(deps.log));
+  return app;
+}
+
+function readinessHandler(checks: AppDeps['readiness']): RequestHandler {
+  return async (_req, res) => {
+    const results = await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        try {
+          await check();
+          return [name, 'ok'] as const;
+        } catch (err) {
+          return [name, `down: ${(err as Error).message}`] as const;
+        }
+      }),
+    );
+    const ready = results.every(([, state]) => state === 'ok');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(results) });
+  };
+}
+
+export function saleJson(sale: Sale) {
+  return {
+    itemId: sale.itemId,
+    name: sale.name,
+    stock: sale.stock,
+    segments: sale.segments,
+    strategy: sale.strategy,
+    startsAt: sale.startsAt,
+    endsAt: sale.endsAt,
+    paymentTimeoutMs: sale.paymentTimeoutMs,
+  };
+}
+
+export function orderJson(order: {
+  id: bigint;
+  userId: string;
+  itemId: bigint;
+  segment: number;
+  status: string;
+  createdAt: Date;
+  paidAt: Date | null;
+  cancelledAt: Date | null;
+}) {
+  return {
+    orderId: order.id.toString(),
+    userId: order.userId,
+    itemId: order.itemId.toString(),
+    segment: order.segment,
+    status: order.status,
+    createdAt: order.createdAt,
+    paidAt: order.paidAt,
+    cancelledAt: order.cancelledAt,
+  };
+}
+

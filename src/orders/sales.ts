@@ -1,0 +1,110 @@
+// Sales (items on sale): creation, and the cached read the purchase path does on every request.
+import type { StrategyName } from '../config';
+import { itemNotFound } from '../errors';
+import type { Db } from '../infra/prisma';
+import type { Strategies } from '../stock/strategies';
+import type { SaleStock } from '../stock/strategy';
+
+export interface Sale extends SaleStock {
+  name: string;
+  strategy: StrategyName;
+  startsAt: Date | null;
+  endsAt: Date | null;
+  paymentTimeoutMs: number;
+}
+
+export interface NewSale {
+  name: string;
+  stock: number;
+  segments: number;
+  strategy: StrategyName;
+  startsAt?: Date;
+  endsAt?: Date;
+  paymentTimeoutMs: number;
+}
+
+export type SaleWindow = 'open' | 'not_started' | 'ended';
+
+export function saleWindow(sale: Pick<Sale, 'startsAt' | 'endsAt'>, now = new Date()): SaleWindow {
+  if (sale.startsAt && now < sale.startsAt) return 'not_started';
+  if (sale.endsAt && now >= sale.endsAt) return 'ended';
+  return 'open';
+}
+
+type ItemRow = Awaited<ReturnType<Db['item']['findUniqueOrThrow']>>;
+
+function toSale(row: ItemRow): Sale {
+  return {
+    itemId: row.id.toString(),
+    name: row.name,
+    stock: row.initialStock,
+    segments: row.segments,
+    strategy: row.strategy as StrategyName,
+    startsAt: row.startsAt,
+    endsAt: row.endsAt,
+    paymentTimeoutMs: row.paymentTimeoutMs,
+  };
+}
+
+/** A sale's definition never changes after creation, so every process may keep it; unknown ids are kept briefly. */
+const UNKNOWN_ITEM_TTL_MS = 1000;
+/** Bounds the memory a flood of random ids can take. */
+const UNKNOWN_ITEM_MAX = 10_000;
+
+export class Sales {
+  private readonly known = new Map<string, Sale>();
+  private readonly unknownUntil = new Map<string, number>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly strategies: Strategies,
+  ) {}
+
+  /**
+   * The item row and its stock are written together: if loading the stock fails, the row is rolled back, so no sale
+   * exists without its units.
+   */
+  async create(input: NewSale): Promise<Sale> {
+    const segments = this.strategies.segmentsFor(input.strategy, input.segments);
+    const row = await this.db.$transaction(async (tx) => {
+      const created = await tx.item.create({
+        data: {
+          name: input.name,
+          initialStock: input.stock,
+          stock: input.stock,
+          available: input.strategy === 'db' ? input.stock : 0,
+          segments,
+          strategy: input.strategy,
+          startsAt: input.startsAt,
+          endsAt: input.endsAt,
+          paymentTimeoutMs: input.paymentTimeoutMs,
+        },
+      });
+      await this.strategies.load(input.strategy, { itemId: created.id.toString(), stock: input.stock, segments });
+      return created;
+    });
+    const sale = toSale(row);
+    this.known.set(sale.itemId, sale);
+    return sale;
+  }
+
+  async get(itemId: string): Promise<Sale> {
+    const cached = this.known.get(itemId);
+    if (cached) return cached;
+    if ((this.unknownUntil.get(itemId) ?? 0) > Date.now()) throw itemNotFound(itemId);
+    const row = await this.db.item.findUnique({ where: { id: BigInt(itemId) } });
+    if (!row) {
+      if (this.unknownUntil.size >= UNKNOWN_ITEM_MAX) this.unknownUntil.clear();
+      this.unknownUntil.set(itemId, Date.now() + UNKNOWN_ITEM_TTL_MS);
+      throw itemNotFound(itemId);
+    }
+    const sale = toSale(row);
+    this.known.set(itemId, sale);
+    return sale;
+  }
+
+  async all(): Promise<Sale[]> {
+    const rows = await this.db.item.findMany({ orderBy: { id: 'asc' } });
+    return rows.map(toSale);
+  }
+}

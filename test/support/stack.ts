@@ -1,0 +1,90 @@
+// Test stacks on the real services: a fresh PostgreSQL database per test file (migrated by Prisma's CLI), a Redis
+// database index of its own (flushed), and the service listening on an ephemeral port.
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { loadConfig, type Config } from '../../src/config';
+import { applyMigrations } from '../../src/infra/migrations';
+import { createLogger } from '../../src/infra/logger';
+import { buildService, type Service } from '../../src/service';
+import { createRedis } from '../../src/infra/redis';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+const SERVER_URL = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
+const REDIS_BASE = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `seckill_test_${randomBytes(4).toString('hex')}`;
+  const url = `${SERVER_URL}/${name}`;
+  await applyMigrations(url);
+  return {
+    url,
+    async drop() {
+      const admin = new Client({ connectionString: `${SERVER_URL}/postgres` });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+/** Each test file gets its own Redis logical database (1–15), flushed, so files cannot see each other's keys. */
+export async function freshRedisUrl(index: number): Promise<string> {
+  const url = `${REDIS_BASE}/${index}`;
+  const redis = createRedis(url);
+  await redis.flushdb();
+  await redis.quit();
+  return url;
+}
+
+export interface TestStack {
+  service: Service;
+  config: Config;
+  url: string;
+  databaseUrl: string;
+  createSale(body: Record<string, unknown>): Promise<{ itemId: string; stock: number; segments: number }>;
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  get(path: string): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(redisIndex: number, env: Record<string, string> = {}): Promise<TestStack> {
+  const database = await freshDatabase();
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    REDIS_URL: await freshRedisUrl(redisIndex),
+    PORT: '0',
+    ADMIN_TOKEN,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const service = buildService(config, createLogger('silent'));
+  const { url } = await service.listen();
+
+  const request = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+
+  return {
+    service,
+    config,
+    url,
+    databaseUrl: database.url,
+    async createSale(body) {
+      const res = await request('POST', '/admin/sales', body, { authorization: `Bearer ${ADMIN_TOKEN}` });
+      if (res.status !== 201) throw new Error(`createSale: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    post: (path, body, headers) => request('POST', path, body, headers),
+    get: (path) => request('GET', path),
+    async stop() {
+      await service.close();
+      await database.drop();
+    },
+  };
+}
