@@ -153,18 +153,19 @@ const CHART_SCRIPT = `
     return timeline.length === 1 && timeline[0].tMs > 0 ? timeline[0].tMs / 1000 : 1;
   }
 
-  function series(pick, dash) {
+  // origin(run), when given, is the value at t = 0 (before the first sampling interval ends).
+  function series(pick, dash, origin) {
     return report.runs.map(function (run, i) {
       var seconds = intervalSeconds(run.timeline);
       return {
         label: run.strategy + (dash ? ' ' + dash : ''),
-        data: run.timeline.map(function (p) { return { x: p.tMs / 1000, y: pick(p, seconds) }; }),
+        data: (origin ? [{ x: 0, y: origin(run) }] : []).concat(
+          run.timeline.map(function (p) { return { x: p.tMs / 1000, y: pick(p, seconds) }; })),
         borderColor: palette[i % palette.length],
         backgroundColor: palette[i % palette.length],
         borderDash: dash === 'p99' ? [6, 4] : [],
         pointRadius: 0,
-        borderWidth: 2,
-        tension: 0.2
+        borderWidth: 2
       };
     });
   }
@@ -190,7 +191,8 @@ const CHART_SCRIPT = `
   draw('chart-throughput', 'requests/s', series(function (p, s) { return p.requests / s; }));
   draw('chart-latency', 'ms', series(function (p) { return p.p50Ms; }, 'p50')
     .concat(series(function (p) { return p.p99Ms; }, 'p99')));
-  draw('chart-stock', 'units', series(function (p) { return p.remainingStock; }));
+  draw('chart-stock', 'units', series(function (p) { return p.remainingStock; }, '',
+    function (run) { return run.reconciliation.initialStock; }));
 })();
 `;
 
