@@ -41,7 +41,13 @@ test('500 concurrent distinct buyers for 50 units in 8 segments: exactly 50 orde
 
   const stats = await stack.get('/stats');
   const item = stats.body.items.find((i: { itemId: string }) => i.itemId === itemId);
-  expect(item).toMatchObject({ initialStock: 50, redisRemaining: 0, activeOrders: 50, oversell: 0, undersell: 0 });
+  expect(item).toMatchObject({
+    initialStock: 50,
+    redisRemaining: 0,
+    activeOrders: 50,
+    oversell: 0,
+    undersell: 0,
+  });
 });
 
 test('200 concurrent requests from one user for one item: exactly one order', async () => {
@@ -62,7 +68,11 @@ test('every order carries its outbox message with the order, item, user and segm
   expect(message).toMatchObject({ topic: 'seckill.orders', type: 'order.created', status: 'PENDING' });
   expect(message.payload).toMatchObject({ orderId: res.body.orderId, itemId, userId: 'reader' });
   const order = await stack.get(`/orders/${res.body.orderId}`);
-  expect(order.body).toMatchObject({ orderId: res.body.orderId, status: 'PENDING_PAYMENT', userId: 'reader' });
+  expect(order.body).toMatchObject({
+    orderId: res.body.orderId,
+    status: 'PENDING_PAYMENT',
+    userId: 'reader',
+  });
   expect((message.payload as { segment: number }).segment).toBe(order.body.segment);
 });
 

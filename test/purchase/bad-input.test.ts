@@ -1,0 +1,150 @@
+// Every bad input gets a 4xx with a machine-readable code, and changes nothing in Redis or PostgreSQL.
+import { ADMIN_TOKEN, startStack, type TestStack } from '../support/stack';
+
+let stack: TestStack;
+let itemId: string;
+beforeAll(async () => {
+  stack = await startStack(3);
+  ({ itemId } = await stack.createSale({ name: 'guarded', stock: 10, segments: 2 }));
+});
+afterAll(async () => {
+  await stack.stop();
+});
+
+/** Everything a request could have changed. */
+async function snapshot() {
+  const { db, redis } = stack.service;
+  const keys = (await redis.keys('sk:*')).sort();
+  const values = await Promise.all(
+    keys.map(async (key) => {
+      const type = await redis.type(key);
+      if (type === 'string') return redis.get(key);
+      if (type === 'set') return (await redis.smembers(key)).sort();
+      return redis.zrange(key, 0, -1);
+    }),
+  );
+  return {
+    redis: Object.fromEntries(keys.map((key, i) => [key, values[i]])),
+    items: await db.item.count(),
+    orders: await db.order.count(),
+    outbox: await db.outboxMessage.count(),
+  };
+}
+
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const json = { 'content-type': 'application/json' };
+
+type Case = [name: string, send: () => Promise<Response>, status: number, code: string];
+const post =
+  (path: string, body: string, headers: Record<string, string> = json) =>
+  () =>
+    fetch(stack.url + path, { method: 'POST', body, headers });
+
+const cases: Case[] = [
+  ['malformed JSON', post('/seckill', '{"userId": "a",'), 400, 'invalid_json'],
+  ['missing itemId', post('/seckill', '{"userId":"a"}'), 400, 'invalid_input'],
+  ['missing userId', () => post('/seckill', JSON.stringify({ itemId }))(), 400, 'invalid_input'],
+  [
+    'itemId as a number',
+    () => post('/seckill', JSON.stringify({ userId: 'a', itemId: Number(itemId) }))(),
+    400,
+    'invalid_input',
+  ],
+  [
+    'userId with a space',
+    () => post('/seckill', JSON.stringify({ userId: 'a b', itemId }))(),
+    400,
+    'invalid_input',
+  ],
+  [
+    'userId of 65 chars',
+    () => post('/seckill', JSON.stringify({ userId: 'x'.repeat(65), itemId }))(),
+    400,
+    'invalid_input',
+  ],
+  ['empty userId', () => post('/seckill', JSON.stringify({ userId: '', itemId }))(), 400, 'invalid_input'],
+  [
+    'unknown field',
+    () => post('/seckill', JSON.stringify({ userId: 'a', itemId, qty: 2 }))(),
+    400,
+    'invalid_input',
+  ],
+  ['JSON array body', post('/seckill', '[1,2]'), 400, 'invalid_input'],
+  ['unknown item', post('/seckill', '{"userId":"a","itemId":"999999"}'), 404, 'item_not_found'],
+  [
+    'body over 8 KB',
+    () => post('/seckill', JSON.stringify({ userId: 'a', itemId, pad: 'x'.repeat(9000) }))(),
+    413,
+    'payload_too_large',
+  ],
+  [
+    'text/plain body',
+    () => post('/seckill', JSON.stringify({ userId: 'a', itemId }), { 'content-type': 'text/plain' })(),
+    415,
+    'unsupported_media_type',
+  ],
+  [
+    'no content type',
+    () => post('/seckill', JSON.stringify({ userId: 'a', itemId }), {})(),
+    415,
+    'unsupported_media_type',
+  ],
+  ['admin without token', post('/admin/sales', '{"name":"x","stock":5}'), 401, 'unauthorized'],
+  [
+    'admin with wrong token',
+    post('/admin/sales', '{"name":"x","stock":5}', { ...json, authorization: 'Bearer nope' }),
+    401,
+    'unauthorized',
+  ],
+  [
+    'admin stock 0',
+    post('/admin/sales', '{"name":"x","stock":0}', { ...json, ...admin }),
+    400,
+    'invalid_input',
+  ],
+  [
+    'admin unknown strategy',
+    post('/admin/sales', '{"name":"x","stock":5,"strategy":"yolo"}', { ...json, ...admin }),
+    400,
+    'invalid_input',
+  ],
+  [
+    'admin ends before start',
+    post(
+      '/admin/sales',
+      JSON.stringify({
+        name: 'x',
+        stock: 5,
+        startsAt: '2030-01-02T00:00:00Z',
+        endsAt: '2030-01-01T00:00:00Z',
+      }),
+      { ...json, ...admin },
+    ),
+    400,
+    'invalid_input',
+  ],
+  ['order id not a number', () => fetch(`${stack.url}/orders/abc`), 400, 'invalid_input'],
+  ['unknown order', () => fetch(`${stack.url}/orders/12345`), 404, 'order_not_found'],
+  ['unknown route', () => fetch(`${stack.url}/nope`), 404, 'route_not_found'],
+];
+
+const titled = cases.map(
+  ([name, send, status, code]) => [`${name} → ${status} ${code}`, send, status, code] as Case,
+);
+
+test.each(titled)('%s, nothing changed', async (_name, send, status, code) => {
+  const before = await snapshot();
+  const res = await send();
+  expect(res.status).toBe(status);
+  const body = await res.json();
+  expect(body.error.code).toBe(code);
+  expect(typeof body.error.message).toBe('string');
+  expect(await snapshot()).toEqual(before);
+});
+
+test('the valid request next to them does change things (the snapshot can see a purchase)', async () => {
+  const before = await snapshot();
+  const res = await stack.post('/seckill', { userId: 'valid', itemId });
+  expect(res.status).toBe(201);
+  expect(await snapshot()).not.toEqual(before);
+});
