@@ -1,0 +1,21 @@
+import { ErrorCode } from '../protocol/error-codes';
+import { Writer } from '../protocol/writer';
+import type { ApiHandler } from './types';
+import { NO_THROTTLE } from './types';
+
+/** FindCoordinator (10): this node coordinates every group. */
+export const findCoordinatorApi: ApiHandler = {
+  apiKey: 10,
+  name: 'FindCoordinator',
+  minVersion: 0,
+  maxVersion: 2,
+  handle({ version, body }, broker) {
+    body.string(); // key
+    if (version >= 1) body.int8(); // key type
+    const writer = new Writer();
+    if (version >= 1) writer.int32(NO_THROTTLE);
+    writer.int16(ErrorCode.NONE);
+    if (version >= 1) writer.nullableString(null);
+    return writer.int32(broker.nodeId).string(broker.advertisedHost).int32(broker.advertisedPort);
+  },
+};
