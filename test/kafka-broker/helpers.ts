@@ -17,13 +17,12 @@ export function makeDataDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'kafka-broker-test-'));
 }
 
-export function kafkaClient(address: string, clientId = 'test'): Kafka {
+export function kafkaClient(address: string, retries = 8): Kafka {
   return new Kafka({
-    clientId,
     brokers: [address],
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3000,
-    retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 1000 },
+    retry: { retries, initialRetryTime: 100, maxRetryTime: 1000 },
   });
 }
 
