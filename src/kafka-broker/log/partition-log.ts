@@ -179,7 +179,7 @@ export class PartitionLog {
   }
 
   private appendBatch(batch: Buffer, header: BatchHeader): { baseOffset: number; durable: Promise<void> } {
-    if (this.activeSegment.file.size >= this.config.segmentBytes) this.addSegment(this.nextOffset);
+    if (this.activeSegmentIsFull() || this.activeSegmentIsExpired()) this.addSegment(this.nextOffset);
     const segment = this.activeSegment;
     const baseOffset = this.nextOffset;
     this.nextOffset += header.lastOffsetDelta + 1;
@@ -194,6 +194,16 @@ export class PartitionLog {
     this.publishTail = durable.catch(() => undefined);
     this.producers.record(header, baseOffset, durable);
     return { baseOffset, durable };
+  }
+
+  private activeSegmentIsFull(): boolean {
+    return this.activeSegment.file.size >= this.config.segmentBytes;
+  }
+
+  /** An expired active segment is rolled so that age retention can delete it whole. */
+  private activeSegmentIsExpired(now = Date.now()): boolean {
+    const active = this.activeSegment;
+    return active.batchCount > 0 && active.maxTimestamp < now - this.config.retentionMs;
   }
 
   /** Index of the first batch whose last offset is >= offset, or -1. */
@@ -245,9 +255,8 @@ export class PartitionLog {
   /** Deletes whole old segments beyond the size or age bound; the active segment is rolled once all expired. */
   enforceRetention(now = Date.now()): void {
     const cutoff = now - this.config.retentionMs;
-    const active = this.activeSegment;
     const allWritten = this.nextOffset === this.highWatermark;
-    if (active.batchCount > 0 && active.maxTimestamp < cutoff && allWritten) this.addSegment(this.nextOffset);
+    if (allWritten && this.activeSegmentIsExpired(now)) this.addSegment(this.nextOffset);
     while (
       this.segments.length > 1 &&
       (this.totalBytes() > this.config.retentionBytes || this.segments[0].maxTimestamp < cutoff)
