@@ -13,7 +13,7 @@ const PRODUCER_ID = 43;
 const PRODUCER_EPOCH = 51;
 const BASE_SEQUENCE = 53;
 const RECORD_COUNT = 57;
-export const BATCH_HEADER_SIZE = 61;
+const BATCH_HEADER_SIZE = 61;
 /** base_offset + batch_length precede the counted length. */
 const LOG_OVERHEAD = 12;
 
