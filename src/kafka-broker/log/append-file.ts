@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 
 /**
  * When an acknowledged append is on stable storage:
@@ -25,6 +26,16 @@ function fdatasync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
+/** Makes a file's creation or rename durable: the directory entry lives in the parent directory. */
+export function syncDirectory(directory: string): void {
+  const fd = fs.openSync(directory, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** An append-only file whose writes are coalesced, ordered and acknowledged per the fsync policy. */
 export class AppendFile {
   readonly fd: number;
@@ -39,11 +50,13 @@ export class AppendFile {
   closed = false;
 
   constructor(
-    readonly path: string,
+    readonly filePath: string,
     private readonly policy: FsyncPolicy,
     private readonly fsyncIntervalMs: number,
   ) {
-    this.fd = fs.openSync(path, fs.existsSync(path) ? 'r+' : 'w+');
+    const created = !fs.existsSync(filePath);
+    this.fd = fs.openSync(filePath, created ? 'w+' : 'r+');
+    if (created && policy !== 'never') syncDirectory(path.dirname(filePath));
     this.end = fs.fstatSync(this.fd).size;
     this.flushedEnd = this.end;
   }
@@ -63,7 +76,7 @@ export class AppendFile {
   /** Queues `buffer`; returns its position and a promise settled once it is durable per the policy. */
   append(buffer: Buffer): { position: number; durable: Promise<void> } {
     const position = this.end;
-    if (this.closed) return { position, durable: Promise.reject(new Error(`${this.path} is closed`)) };
+    if (this.closed) return { position, durable: Promise.reject(new Error(`${this.filePath} is closed`)) };
     this.end += buffer.length;
     const durable = new Promise<void>((resolve, reject) => this.pending.push({ buffer, resolve, reject }));
     this.flushing ??= this.flushLoop();

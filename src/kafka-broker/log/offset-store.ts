@@ -1,6 +1,7 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Logger } from '../logger';
-import { AppendFile, type FsyncPolicy } from './append-file';
+import { AppendFile, syncDirectory, type FsyncPolicy } from './append-file';
 
 export interface CommittedOffset {
   topic: string;
@@ -24,21 +25,22 @@ export class OffsetStore {
   private readonly journal: AppendFile;
 
   constructor(
-    private readonly path: string,
+    private readonly journalPath: string,
     fsync: FsyncPolicy,
     fsyncIntervalMs: number,
     logger: Logger,
   ) {
     const skipped = this.replay();
-    if (skipped > 0) logger.warn({ path, skipped }, 'kafka-broker: skipped unreadable offset journal lines');
+    if (skipped > 0)
+      logger.warn({ path: journalPath, skipped }, 'kafka-broker: skipped unreadable offset journal lines');
     this.compact();
-    this.journal = new AppendFile(path, fsync, fsyncIntervalMs);
+    this.journal = new AppendFile(journalPath, fsync, fsyncIntervalMs);
   }
 
   private replay(): number {
-    if (!fs.existsSync(this.path)) return 0;
+    if (!fs.existsSync(this.journalPath)) return 0;
     let skipped = 0;
-    for (const line of fs.readFileSync(this.path, 'utf8').split('\n')) {
+    for (const line of fs.readFileSync(this.journalPath, 'utf8').split('\n')) {
       if (!line) continue;
       try {
         this.apply(JSON.parse(line) as JournalLine);
@@ -54,12 +56,13 @@ export class OffsetStore {
     const lines = this.groupIds().flatMap((group) =>
       this.committed(group).map((entry) => JSON.stringify({ group, ...entry }) + '\n'),
     );
-    const temporary = `${this.path}.tmp`;
+    const temporary = `${this.journalPath}.tmp`;
     const fd = fs.openSync(temporary, 'w');
     fs.writeSync(fd, lines.join(''));
     fs.fsyncSync(fd);
     fs.closeSync(fd);
-    fs.renameSync(temporary, this.path);
+    fs.renameSync(temporary, this.journalPath);
+    syncDirectory(path.dirname(this.journalPath));
   }
 
   private apply(line: JournalLine): void {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger';
+import { ErrorCode } from '../protocol/error-codes';
 import {
   batchSizeAt,
   hasValidCrc,
@@ -80,6 +81,8 @@ export class PartitionLog {
   highWatermark = 0;
   /** Publishes appends in offset order even when a segment roll lets a later write finish first. */
   private publishTail: Promise<void> = Promise.resolve();
+  /** After a failed write the file may hold a partial batch: refuse appends until recovery on restart. */
+  private writeFailed = false;
 
   private constructor(
     private readonly dir: string,
@@ -125,7 +128,7 @@ export class PartitionLog {
   /** Indexes a segment's batches and cuts everything from the first torn or corrupt batch on. */
   private recoverSegment(baseOffset: number): void {
     const segment = this.addSegment(baseOffset);
-    const data = fs.readFileSync(segment.file.path);
+    const data = fs.readFileSync(segment.file.filePath);
     let position = 0;
     for (let size = batchSizeAt(data, 0); size > 0; size = batchSizeAt(data, position)) {
       const batch = data.subarray(position, position + size);
@@ -138,7 +141,7 @@ export class PartitionLog {
     }
     if (position < data.length) {
       this.logger.warn(
-        { segment: segment.file.path, validBytes: position, fileBytes: data.length },
+        { segment: segment.file.filePath, validBytes: position, fileBytes: data.length },
         'kafka-broker: cut torn or corrupt log tail',
       );
       segment.file.truncate(position);
@@ -160,6 +163,7 @@ export class PartitionLog {
 
   /** Appends validated batches; resolves once they are durable, with the base offset of the first. */
   async append(batches: Buffer[]): Promise<AppendResult> {
+    if (this.writeFailed) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, baseOffset: -1 };
     let firstOffset = -1;
     const durables: Promise<void>[] = [];
     let errorCode = 0;
@@ -191,7 +195,9 @@ export class PartitionLog {
       this.enforceRetention();
       this.onPublish();
     });
-    this.publishTail = durable.catch(() => undefined);
+    this.publishTail = durable.catch(() => {
+      this.writeFailed = true;
+    });
     this.producers.record(header, baseOffset, durable);
     return { baseOffset, durable };
   }
@@ -269,7 +275,7 @@ export class PartitionLog {
     const segment = this.segments.shift()!;
     this.batches.splice(0, segment.batchCount);
     segment.deleted = true;
-    fs.rmSync(segment.file.path, { force: true });
+    fs.rmSync(segment.file.filePath, { force: true });
     segment.releaseIfDeleted();
     this.logger.info(
       { dir: this.dir, segment: segment.baseOffset, logStartOffset: this.logStartOffset },

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger';
+import { syncDirectory } from './append-file';
 import { PartitionLog, type LogConfig } from './partition-log';
 
 const MAX_TOPIC_NAME_LENGTH = 249;
@@ -66,6 +67,8 @@ export class TopicStore {
 
   create(topic: string, partitionCount: number): void {
     this.open(topic, partitionCount);
+    // The new directories must survive a crash along with the first acknowledged append.
+    if (this.config.fsync !== 'never') [path.join(this.root, topic), this.root].forEach(syncDirectory);
     this.logger.info({ topic, partitions: partitionCount }, 'kafka-broker: topic created');
   }
 
