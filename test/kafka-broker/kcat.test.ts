@@ -59,10 +59,11 @@ test('kcat reads what kafkajs wrote (plain and gzip, keys and values)', async ()
   );
 });
 
-test('kafkajs reads what kcat wrote', async () => {
+test('kafkajs reads what an idempotent kcat producer wrote', async () => {
   const sent = messages('kcat', 25);
   const input = sent.map((m) => `${m.key}:${m.value}\n`).join('');
-  const result = await kcat([...broker(), '-P', '-t', 'from-kcat', '-K', ':', '-X', 'acks=all'], input);
+  const idempotent = ['-X', 'enable.idempotence=true'];
+  const result = await kcat([...broker(), '-P', '-t', 'from-kcat', '-K', ':', ...idempotent], input);
   expect(result.code).toBe(0);
   const consumer = newConsumer(test_.kafka, 'reads-kcat');
   const received = await collect(consumer, 'from-kcat');
