@@ -135,7 +135,8 @@ export class Group {
       members.filter(
         (member) => member.protocols.find(({ name: own }) => candidates.includes(own))?.name === name,
       ).length;
-    return candidates.reduce((best, name) => (votes(name) > votes(best) ? name : best));
+    // Every member votes for one candidate, so the winner has at least one vote and beats the '' seed.
+    return candidates.reduce((best, name) => (votes(name) > votes(best) ? name : best), '');
   }
 
   sync(generationId: number, memberId: string, assignments: Map<string, Buffer>): Promise<SyncResult> {

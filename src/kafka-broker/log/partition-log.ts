@@ -275,8 +275,15 @@ export class PartitionLog {
     const segment = this.segments.shift()!;
     this.batches.splice(0, segment.batchCount);
     segment.deleted = true;
-    fs.rmSync(segment.file.filePath, { force: true });
     segment.releaseIfDeleted();
+    // Runs from timers and append callbacks: a failed unlink must be logged, never thrown.
+    fs.rm(segment.file.filePath, { force: true }, (error) => {
+      if (error)
+        this.logger.error(
+          { err: error, segment: segment.file.filePath },
+          'kafka-broker: segment delete failed',
+        );
+    });
     this.logger.info(
       { dir: this.dir, segment: segment.baseOffset, logStartOffset: this.logStartOffset },
       'kafka-broker: retention deleted a segment',
