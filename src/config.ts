@@ -23,6 +23,8 @@ const envSchema = z.object({
   /** Comma list of brokers; unset means "start the embedded broker". */
   KAFKA_BROKERS: commaList,
   KAFKA_DATA_DIR: z.string().default('.data/kafka'),
+  /** Port of the embedded broker; 0 picks a free one (printed at start). */
+  KAFKA_EMBEDDED_PORT: int(0).pipe(z.number().max(65535)),
   /** Unset means "generate one at start and print it once". */
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -43,6 +45,15 @@ const envSchema = z.object({
   /** 0–1023: keeps order ids unique across processes. Unset: derived from the pid. */
   WORKER_ID: z.coerce.number().int().min(0).max(1023).optional(),
   MAX_BODY_BYTES: int(8 * 1024, 64),
+
+  OUTBOX_BATCH_SIZE: int(200, 1),
+  OUTBOX_MAX_IDLE_MS: int(200, 1),
+  OUTBOX_RETENTION_MS: int(3600_000, 0),
+  CACHE_TTL_MS: int(30_000, 1),
+  CACHE_MISSING_TTL_MS: int(2_000, 1),
+  CACHE_DOUBLE_DELETE_DELAY_MS: int(500, 0),
+  /** How often the worker role sweeps stale reservations and overdue unpaid orders (backstops of the jobs). */
+  SWEEP_INTERVAL_MS: int(5_000, 10),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -51,7 +62,7 @@ export interface Config {
   http: { host: string; port: number; maxBodyBytes: number };
   redisUrl: string;
   databaseUrl: string;
-  kafka: { brokers: string[] | undefined; embeddedDataDir: string };
+  kafka: { brokers: string[] | undefined; embeddedDataDir: string; embeddedPort: number };
   adminToken: string | undefined;
   logLevel: Env['LOG_LEVEL'];
   stock: {
@@ -63,6 +74,9 @@ export interface Config {
     reservationGraceMs: number;
   };
   orders: { paymentTimeoutMs: number; txTimeoutMs: number; workerId: number };
+  outbox: { batchSize: number; maxIdleMs: number; retentionMs: number };
+  cache: { ttlMs: number; missingTtlMs: number; secondDeleteDelayMs: number };
+  sweepIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -78,7 +92,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     http: { host: e.HOST, port: e.PORT, maxBodyBytes: e.MAX_BODY_BYTES },
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
-    kafka: { brokers: e.KAFKA_BROKERS?.length ? e.KAFKA_BROKERS : undefined, embeddedDataDir: e.KAFKA_DATA_DIR },
+    kafka: {
+      brokers: e.KAFKA_BROKERS?.length ? e.KAFKA_BROKERS : undefined,
+      embeddedDataDir: e.KAFKA_DATA_DIR,
+      embeddedPort: e.KAFKA_EMBEDDED_PORT,
+    },
     adminToken: e.ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
     stock: {
@@ -94,5 +112,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       txTimeoutMs: e.ORDER_TX_TIMEOUT_MS,
       workerId: e.WORKER_ID ?? process.pid % 1024,
     },
+    outbox: {
+      batchSize: e.OUTBOX_BATCH_SIZE,
+      maxIdleMs: e.OUTBOX_MAX_IDLE_MS,
+      retentionMs: e.OUTBOX_RETENTION_MS,
+    },
+    cache: {
+      ttlMs: e.CACHE_TTL_MS,
+      missingTtlMs: e.CACHE_MISSING_TTL_MS,
+      secondDeleteDelayMs: e.CACHE_DOUBLE_DELETE_DELAY_MS,
+    },
+    sweepIntervalMs: e.SWEEP_INTERVAL_MS,
   };
 }

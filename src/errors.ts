@@ -23,5 +23,6 @@ export class AppError extends Error {
   }
 }
 
-export const itemNotFound = (itemId: string) => new AppError('item_not_found', `no sale with itemId ${itemId}`);
+export const itemNotFound = (itemId: string) =>
+  new AppError('item_not_found', `no sale with itemId ${itemId}`);
 export const orderNotFound = (orderId: string) => new AppError('order_not_found', `no order ${orderId}`);

@@ -1,51 +1,155 @@
-// Composition root: builds every part of the service from one Config. main.ts and the tests both start here.
+// Composition root: builds every part of the service from one Config and runs any mix of roles in one process.
+// main.ts, the simulator and the tests all start here.
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { Redis } from 'ioredis';
+import type { Worker } from 'bullmq';
+import type { Kafka, Producer } from 'kafkajs';
 import type { Config } from './config';
 import { createApp } from './http/app';
+import { InventoryConsumer, type ConsumerOptions } from './inventory/consumer';
+import { ItemCache } from './inventory/item-cache';
+import { createKafka, createProducer, ensureTopics } from './infra/kafka';
 import { createLogger, type Logger } from './infra/logger';
-import { createPrisma, type Db } from './infra/prisma';
+import { createPrisma } from './infra/prisma';
+import { createQueue, createWorker, QUEUES } from './infra/queues';
 import { createRedis } from './infra/redis';
-import { collectStats } from './metrics/reconciliation';
+import { startBroker, type RunningBroker } from './kafka-broker';
+import { collectStats, consumerLagByItem } from './metrics/reconciliation';
+import { createMetrics } from './metrics/registry';
 import { IdGenerator } from './orders/ids';
-import { OrderStore } from './orders/order-store';
+import { OrderStore, ORDERS_TOPIC } from './orders/order-store';
+import { Payments } from './orders/payment';
 import type { PlaceOrderDeps } from './orders/place-order';
+import { sweepStaleReservations } from './orders/reservation-sweeper';
 import { Sales } from './orders/sales';
+import { OutboxRelay, type RelayOptions } from './outbox/relay';
 import { Buyers } from './stock/buyers';
-import { createStrategies, type Strategies } from './stock/strategies';
+import { createStrategies } from './stock/strategies';
 
-export interface Service {
-  config: Config;
-  log: Logger;
-  redis: Redis;
-  db: Db;
-  strategies: Strategies;
-  purchase: PlaceOrderDeps;
-  adminToken: string;
-  listen(): Promise<{ server: Server; url: string }>;
-  close(): Promise<void>;
+export const ROLES = ['api', 'relay', 'consumer', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface ServiceOptions {
+  log?: Logger;
+  /** Test seams: fault injection in the relay, short group timeouts in the consumer. */
+  relay?: Pick<RelayOptions, 'afterPublish'>;
+  consumer?: ConsumerOptions;
 }
 
-export function buildService(config: Config, log: Logger = createLogger(config.logLevel)): Service {
+export type Service = ReturnType<typeof buildService>;
+
+export function buildService(config: Config, options: ServiceOptions = {}) {
+  const log = options.log ?? createLogger(config.logLevel);
   const redis = createRedis(config.redisUrl);
   const db = createPrisma(config.databaseUrl);
+  const metrics = createMetrics();
   const ids = new IdGenerator(config.orders.workerId);
-  const strategies = createStrategies(redis, db, config.stock);
+  const strategies = createStrategies(redis, db, config.stock, (result) =>
+    metrics.lockAttempts.inc({ result }),
+  );
   const sales = new Sales(db, strategies);
+  const buyers = new Buyers(redis);
+  const orders = new OrderStore(db, ids, config.orders.txTimeoutMs);
+  const paymentTimeouts = createQueue(config.redisUrl, QUEUES.paymentTimeout);
+  const secondDeletes = createQueue(config.redisUrl, QUEUES.cacheSecondDelete);
+  const itemCache = new ItemCache(redis, db, secondDeletes, metrics, config.cache);
+  const payments = new Payments(db, orders, sales, strategies, paymentTimeouts, log);
+  const adminToken = config.adminToken ?? randomBytes(24).toString('base64url');
+
+  const running: {
+    server?: Server;
+    url?: string;
+    broker?: RunningBroker;
+    kafka?: Kafka;
+    brokers?: string[];
+    producer?: Producer;
+    relay?: OutboxRelay;
+    consumer?: InventoryConsumer;
+    workers: Worker[];
+    timers: NodeJS.Timeout[];
+  } = { workers: [], timers: [] };
+
   const purchase: PlaceOrderDeps = {
     sales,
     strategies,
-    buyers: new Buyers(redis),
-    orders: new OrderStore(db, ids, config.orders.txTimeoutMs),
+    buyers,
+    orders,
     ids,
     log,
+    async onOrdered(order) {
+      metrics.ordersCreated.inc();
+      running.relay?.wake();
+      await payments.scheduleTimeout(order.orderId, order.paymentTimeoutMs);
+    },
   };
-  const adminToken = config.adminToken ?? randomBytes(24).toString('base64url');
-  let server: Server | undefined;
 
-  const app = () =>
-    createApp({
+  const stats = async () => {
+    const items = await collectStats(db, sales, strategies, () => consumerLagByItem(db));
+    for (const item of items) {
+      metrics.oversell.set({ item: item.itemId }, item.oversell);
+      metrics.undersell.set({ item: item.itemId }, item.undersell);
+    }
+    return items;
+  };
+
+  async function connectKafka(): Promise<Kafka> {
+    if (running.kafka) return running.kafka;
+    if (!config.kafka.brokers) {
+      running.broker = await startBroker({
+        port: config.kafka.embeddedPort,
+        dataDir: config.kafka.embeddedDataDir,
+        logger: log.child({ component: 'kafka-broker' }),
+      });
+      log.info({ address: running.broker.address }, 'embedded Kafka broker started (KAFKA_BROKERS is unset)');
+    }
+    running.brokers = config.kafka.brokers ?? [running.broker!.address];
+    running.kafka = createKafka(running.brokers, log);
+    await ensureTopics(running.kafka, [ORDERS_TOPIC]);
+    return running.kafka;
+  }
+
+  async function startRelay(kafka: Kafka) {
+    running.producer = createProducer(kafka);
+    await running.producer.connect();
+    running.relay = new OutboxRelay(db, running.producer, log, metrics, {
+      ...config.outbox,
+      ...options.relay,
+    });
+    running.relay.start();
+  }
+
+  async function startConsumer(kafka: Kafka) {
+    running.consumer = new InventoryConsumer(kafka, db, itemCache, log, metrics, options.consumer);
+    await running.consumer.start();
+  }
+
+  function startWorkers() {
+    running.workers.push(
+      createWorker<{ orderId: string }>(config.redisUrl, QUEUES.paymentTimeout, (job) =>
+        payments.expire(job.data.orderId),
+      ),
+      createWorker<{ itemId: string }>(config.redisUrl, QUEUES.cacheSecondDelete, (job) =>
+        itemCache.deleteSecond(job.data.itemId),
+      ),
+    );
+    const sweep = async () => {
+      await sweepStaleReservations({
+        db,
+        redis,
+        sales,
+        strategies,
+        buyers,
+        graceMs: config.stock.reservationGraceMs,
+      });
+      await payments.expireOverdue(config.sweepIntervalMs);
+    };
+    running.timers.push(
+      setInterval(() => sweep().catch((err) => log.warn({ err }, 'sweep failed')), config.sweepIntervalMs),
+    );
+  }
+
+  async function listen(): Promise<string> {
+    const app = createApp({
       log,
       adminToken,
       maxBodyBytes: config.http.maxBodyBytes,
@@ -55,34 +159,76 @@ export function buildService(config: Config, log: Logger = createLogger(config.l
         paymentTimeoutMs: config.orders.paymentTimeoutMs,
       },
       purchase,
-      stats: () => collectStats(db, sales, strategies),
+      payments,
+      itemCache,
+      metrics,
+      stats,
       readiness: {
         redis: () => redis.ping(),
         postgres: () => db.$queryRaw`SELECT 1`,
+        ...(running.kafka ? { kafka: () => kafkaReachable(running.kafka!) } : {}),
       },
     });
+    return new Promise((resolve, reject) => {
+      const server = app.listen(config.http.port, config.http.host, (err?: Error) => {
+        if (err) return reject(err);
+        const address = server.address();
+        const port = typeof address === 'object' && address ? address.port : config.http.port;
+        running.server = server;
+        running.url = `http://${config.http.host}:${port}`;
+        resolve(running.url);
+      });
+    });
+  }
 
   return {
     config,
     log,
     redis,
     db,
+    metrics,
     strategies,
+    sales,
     purchase,
+    payments,
+    itemCache,
     adminToken,
-    listen: () =>
-      new Promise((resolve, reject) => {
-        const listening = app().listen(config.http.port, config.http.host, (err?: Error) => {
-          if (err) return reject(err);
-          server = listening;
-          const address = listening.address();
-          const port = typeof address === 'object' && address ? address.port : config.http.port;
-          resolve({ server: listening, url: `http://${config.http.host}:${port}` });
-        });
-      }),
-    async close() {
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    running,
+    stats,
+    /** Starts the roles; returns the HTTP address when the api role runs. */
+    async start(roles: readonly Role[]): Promise<{ url?: string; brokers?: string[] }> {
+      const kafka = roles.some((role) => role !== 'worker') ? await connectKafka() : undefined;
+      if (kafka && roles.includes('relay')) await startRelay(kafka);
+      if (kafka && roles.includes('consumer')) await startConsumer(kafka);
+      if (roles.includes('worker')) startWorkers();
+      if (roles.includes('api')) await listen();
+      return { url: running.url, brokers: running.brokers };
+    },
+    /** Graceful: stop taking requests, finish in-flight work, commit offsets, close connections. */
+    async stop(): Promise<void> {
+      await new Promise<void>((resolve) => {
+        if (!running.server) return resolve();
+        running.server.close(() => resolve());
+        running.server.closeIdleConnections(); // keep-alive sockets with no request in flight
+      });
+      running.timers.forEach(clearInterval);
+      await running.relay?.stop();
+      await running.consumer?.stop();
+      await Promise.allSettled(running.workers.map((worker) => worker.close()));
+      await running.producer?.disconnect();
+      await Promise.allSettled([paymentTimeouts.close(), secondDeletes.close()]);
+      await running.broker?.stop();
       await Promise.allSettled([db.$disconnect(), redis.quit()]);
     },
   };
+}
+
+async function kafkaReachable(kafka: Kafka): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.describeCluster();
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -7,9 +7,12 @@ import { placeOrder } from '../orders/place-order';
 import type { ItemStats } from '../metrics/reconciliation';
 import { errorHandler, routeNotFound } from './errors';
 import { requireBearer, requireJson } from './guards';
-import { newSaleBody, orderParams, parseInput, seckillBody } from './validation';
-import { orderNotFound } from '../errors';
+import { itemParams, newSaleBody, orderParams, parseInput, payBody, seckillBody } from './validation';
+import { itemNotFound, orderNotFound } from '../errors';
 import type { Sale } from '../orders/sales';
+import type { Payments } from '../orders/payment';
+import type { ItemCache } from '../inventory/item-cache';
+import type { Metrics } from '../metrics/registry';
 
 export interface AppDeps {
   log: Logger;
@@ -17,11 +20,12 @@ export interface AppDeps {
   maxBodyBytes: number;
   defaults: { segments: number; strategy: StrategyName; paymentTimeoutMs: number };
   purchase: PlaceOrderDeps;
+  payments: Payments;
+  itemCache: ItemCache;
+  metrics: Metrics;
   stats(): Promise<ItemStats[]>;
   /** Named dependency checks for /readyz; each rejects when its dependency is unreachable. */
   readiness: Record<string, () => Promise<unknown>>;
-  /** Extra routers mounted by later stages (items cache, payment, metrics). */
-  extraRoutes?: (app: Express) => void;
 }
 
 const SECKILL_STATUS: Record<PlaceOrderResult['status'], number> = {
@@ -59,11 +63,21 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.post('/seckill', async (req, res) => {
+    const stopTimer = deps.metrics.requestLatency.startTimer();
     const input = parseInput(seckillBody, req.body);
     const result = await placeOrder(deps.purchase, input);
     res
       .status(SECKILL_STATUS[result.status])
       .json(result.status === 'ordered' ? { status: 'ordered', orderId: result.orderId } : result);
+    deps.metrics.requests.inc({ outcome: result.status });
+    stopTimer({ outcome: result.status });
+  });
+
+  app.get('/items/:itemId', async (req, res) => {
+    const { itemId } = parseInput(itemParams, req.params);
+    const item = await deps.itemCache.get(itemId);
+    if (!item) throw itemNotFound(itemId);
+    res.json(item);
   });
 
   app.get('/orders/:orderId', async (req, res) => {
@@ -73,11 +87,21 @@ export function createApp(deps: AppDeps): Express {
     res.json(orderJson(order));
   });
 
+  app.post('/orders/:orderId/pay', async (req, res) => {
+    const { orderId } = parseInput(orderParams, req.params);
+    const { userId } = parseInput(payBody, req.body);
+    res.json(orderJson(await deps.payments.pay(orderId, userId)));
+  });
+
   app.get('/stats', async (_req, res) => {
     res.json({ items: await deps.stats() });
   });
 
-  deps.extraRoutes?.(app);
+  app.get('/metrics', async (_req, res) => {
+    await deps.stats(); // refreshes the oversell/undersell gauges
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
   app.use(routeNotFound);
   app.use(errorHandler(deps.log));
   return app;
@@ -96,7 +120,9 @@ function readinessHandler(checks: AppDeps['readiness']): RequestHandler {
       }),
     );
     const ready = results.every(([, state]) => state === 'ok');
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(results) });
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(results) });
   };
 }
 
@@ -134,4 +160,3 @@ export function orderJson(order: {
     cancelledAt: order.cancelledAt,
   };
 }
-

@@ -18,6 +18,8 @@ export function requireBearer(token: string): RequestHandler {
     const given = Buffer.from(/^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? '');
     // Constant-time comparison, so the token cannot be guessed byte by byte from response times.
     const ok = given.length === expected.length && timingSafeEqual(given, expected);
-    next(ok ? undefined : new AppError('unauthorized', 'admin routes need Authorization: Bearer <ADMIN_TOKEN>'));
+    next(
+      ok ? undefined : new AppError('unauthorized', 'admin routes need Authorization: Bearer <ADMIN_TOKEN>'),
+    );
   };
 }

@@ -1,5 +1,6 @@
 // /stats: per item, does what was sold agree with what was in stock? Definitions are design.md's.
 import type { Db } from '../infra/prisma';
+import { INVENTORY_GROUP } from '../inventory/consumer';
 import type { Sales } from '../orders/sales';
 import type { Strategies } from '../stock/strategies';
 
@@ -33,8 +34,21 @@ export function reconcile(f: StockFacts): Pick<ItemStats, 'oversell' | 'undersel
   };
 }
 
-/** Lag of the inventory consumer per item; the pipeline supplies it once Kafka is running. */
+/** Lag of the inventory consumer per item, in messages. */
 export type ConsumerLag = () => Promise<Map<string, number>>;
+
+/**
+ * Relayed messages the inventory consumer has not applied yet, per item. Counted from the database (SENT outbox rows
+ * with no dedupe row) rather than Kafka offsets, because offsets are per partition while /stats is per item.
+ */
+export async function consumerLagByItem(db: Db): Promise<Map<string, number>> {
+  const rows = await db.$queryRaw<{ item_id: bigint; lag: bigint }[]>`
+    SELECT o.item_id, count(*) AS lag FROM outbox_messages o
+    LEFT JOIN processed_messages p ON p.consumer_group = ${INVENTORY_GROUP} AND p.message_id = o.id::text
+    WHERE o.status = 'SENT' AND p.message_id IS NULL
+    GROUP BY o.item_id`;
+  return new Map(rows.map((row) => [row.item_id.toString(), Number(row.lag)]));
+}
 
 export async function collectStats(
   db: Db,
@@ -69,7 +83,9 @@ export async function collectStats(
         paidOrders,
         cancelledOrders: count(sale.itemId, 'CANCELLED'),
         dbStock: dbStock.get(sale.itemId) ?? 0,
-        multiHolders: Number(multiHolders.find((row) => row.item_id.toString() === sale.itemId)?.holders ?? 0),
+        multiHolders: Number(
+          multiHolders.find((row) => row.item_id.toString() === sale.itemId)?.holders ?? 0,
+        ),
       };
       return {
         itemId: sale.itemId,

@@ -22,7 +22,12 @@ export interface PlaceOrderDeps {
   ids: IdGenerator;
   log: Logger;
   /** Called once an order is committed (payment timeout scheduling, metrics). Failures are logged, not fatal. */
-  onOrdered?: (order: { orderId: string; itemId: string; userId: string; paymentTimeoutMs: number }) => Promise<void>;
+  onOrdered?: (order: {
+    orderId: string;
+    itemId: string;
+    userId: string;
+    paymentTimeoutMs: number;
+  }) => Promise<void>;
 }
 
 export async function placeOrder(
@@ -58,9 +63,11 @@ export async function placeOrder(
   await stock.confirm(itemId, taken.segment, reservation).catch((err) => {
     deps.log.warn({ err, orderId }, 'reservation not cleared; the sweeper will clear it');
   });
-  await deps.onOrdered?.({ orderId, itemId, userId, paymentTimeoutMs: sale.paymentTimeoutMs }).catch((err) => {
-    deps.log.error({ err, orderId }, 'post-order hook failed; the expiry sweep will catch the order');
-  });
+  await deps
+    .onOrdered?.({ orderId, itemId, userId, paymentTimeoutMs: sale.paymentTimeoutMs })
+    .catch((err) => {
+      deps.log.error({ err, orderId }, 'post-order hook failed; the expiry sweep will catch the order');
+    });
   return { status: 'ordered', orderId, segment: taken.segment };
 }
 

@@ -17,7 +17,9 @@ export interface SweepDeps {
   graceMs: number;
 }
 
-export async function sweepStaleReservations(deps: SweepDeps): Promise<{ returned: number; cleared: number }> {
+export async function sweepStaleReservations(
+  deps: SweepDeps,
+): Promise<{ returned: number; cleared: number }> {
   const cutoff = Date.now() - deps.graceMs;
   let returned = 0;
   let cleared = 0;
@@ -28,7 +30,10 @@ export async function sweepStaleReservations(deps: SweepDeps): Promise<{ returne
       const stale = await deps.redis.zrangebyscore(segmentKeys(sale.itemId, segment).held, '-inf', cutoff);
       for (const reservation of stale) {
         const { orderId, userId } = parseReservation(reservation);
-        const order = await deps.db.order.findUnique({ where: { id: BigInt(orderId) }, select: { id: true } });
+        const order = await deps.db.order.findUnique({
+          where: { id: BigInt(orderId) },
+          select: { id: true },
+        });
         if (order) {
           await stock.confirm(sale.itemId, segment, reservation);
           cleared++;

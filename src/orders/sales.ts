@@ -80,7 +80,11 @@ export class Sales {
           paymentTimeoutMs: input.paymentTimeoutMs,
         },
       });
-      await this.strategies.load(input.strategy, { itemId: created.id.toString(), stock: input.stock, segments });
+      await this.strategies.load(input.strategy, {
+        itemId: created.id.toString(),
+        stock: input.stock,
+        segments,
+      });
       return created;
     });
     const sale = toSale(row);

@@ -46,7 +46,10 @@ export class DatabaseStock implements StockStrategy {
   }
 
   async remaining(sale: SaleStock): Promise<number> {
-    const item = await this.db.item.findUnique({ where: { id: BigInt(sale.itemId) }, select: { available: true } });
+    const item = await this.db.item.findUnique({
+      where: { id: BigInt(sale.itemId) },
+      select: { available: true },
+    });
     return item?.available ?? 0;
   }
 }

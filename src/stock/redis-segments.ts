@@ -9,11 +9,17 @@ import type { SaleStock, StockStrategy, TakeResult } from './strategy';
 import { SoldOutMemory } from './sold-out-memory';
 
 export type SegmentAttempt = 'taken' | 'empty' | 'contended';
-export type TakeFromSegment = (redis: StockRedis, keys: SegmentKeys, reservation: string) => Promise<SegmentAttempt>;
+export type TakeFromSegment = (
+  redis: StockRedis,
+  keys: SegmentKeys,
+  reservation: string,
+) => Promise<SegmentAttempt>;
 
 export interface RedisSegmentsOptions {
   lockWaitMs: number;
   soldOutRecheckMs: number;
+  /** Observes every segment attempt (metrics). */
+  onAttempt?: (result: SegmentAttempt) => void;
   /** Forces every sale into this many segments (global-lock uses 1: one lock for the whole item). */
   fixedSegments?: number;
 }
@@ -67,7 +73,12 @@ export class RedisSegmentedStock implements StockStrategy {
     const seenEmpty = new Set<number>();
     for (let round = 0; ; round++) {
       for (const segment of this.visitOrder(sale)) {
-        const attempt = await this.takeFromSegment(this.redis, segmentKeys(sale.itemId, segment), reservation);
+        const attempt = await this.takeFromSegment(
+          this.redis,
+          segmentKeys(sale.itemId, segment),
+          reservation,
+        );
+        this.options.onAttempt?.(attempt);
         if (attempt === 'taken') return { kind: 'taken', segment };
         if (attempt === 'empty') {
           seenEmpty.add(segment);

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Config, StrategyName } from '../config';
 import type { Db } from '../infra/prisma';
 import { DatabaseStock } from './database-stock';
-import { RedisSegmentedStock } from './redis-segments';
+import { RedisSegmentedStock, type SegmentAttempt } from './redis-segments';
 import { withStockScripts } from './scripts';
 import { lockedTake, luaTake, naiveTake } from './segment-takers';
 import type { SaleStock, StockStrategy } from './strategy';
@@ -15,11 +15,21 @@ export interface Strategies {
   load(name: StrategyName, sale: SaleStock): Promise<void>;
 }
 
-export function createStrategies(redis: Redis, db: Db, config: Config['stock']): Strategies {
+export function createStrategies(
+  redis: Redis,
+  db: Db,
+  config: Config['stock'],
+  onAttempt?: (result: SegmentAttempt) => void,
+): Strategies {
   const stockRedis = withStockScripts(redis);
-  const walk = { lockWaitMs: config.lockWaitMs, soldOutRecheckMs: config.soldOutRecheckMs };
+  const walk = { lockWaitMs: config.lockWaitMs, soldOutRecheckMs: config.soldOutRecheckMs, onAttempt };
   const redisStrategies: Record<Exclude<StrategyName, 'db'>, RedisSegmentedStock> = {
-    'segmented-lock': new RedisSegmentedStock('segmented-lock', stockRedis, lockedTake(config.lockTtlMs), walk),
+    'segmented-lock': new RedisSegmentedStock(
+      'segmented-lock',
+      stockRedis,
+      lockedTake(config.lockTtlMs),
+      walk,
+    ),
     'global-lock': new RedisSegmentedStock('global-lock', stockRedis, lockedTake(config.lockTtlMs), {
       ...walk,
       fixedSegments: 1,

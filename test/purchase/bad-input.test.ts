@@ -20,7 +20,7 @@ async function snapshot() {
       const type = await redis.type(key);
       if (type === 'string') return redis.get(key);
       if (type === 'set') return (await redis.smembers(key)).sort();
-      return redis.zrange(key, 0, -1);
+      return redis.zrange(key, '0', '-1');
     }),
   );
   return {
@@ -136,7 +136,7 @@ test.each(titled)('%s, nothing changed', async (_name, send, status, code) => {
   const before = await snapshot();
   const res = await send();
   expect(res.status).toBe(status);
-  const body = await res.json();
+  const body = (await res.json()) as { error: { code: string; message: string } };
   expect(body.error.code).toBe(code);
   expect(typeof body.error.message).toBe('string');
   expect(await snapshot()).toEqual(before);

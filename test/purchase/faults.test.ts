@@ -139,7 +139,7 @@ describe('segment lock', () => {
     expect(await redis.fencedTake(keys.stock, keys.lock, keys.held, late, 'late-order', 0)).toBe(-1);
     expect(await redis.fencedTake(keys.stock, keys.lock, keys.held, next, 'next-order', 0)).toBe(1);
     expect(await redis.get(keys.stock)).toBe('0');
-    expect(await redis.zrange(keys.held, 0, -1)).toEqual(['next-order']);
+    expect(await redis.zrange(keys.held, '0', '-1')).toEqual(['next-order']);
     expect(await redis.releaseLock(keys.lock, late)).toBe(0);
   });
 });

@@ -1,11 +1,14 @@
 // Test stacks on the real services: a fresh PostgreSQL database per test file (migrated by Prisma's CLI), a Redis
 // database index of its own (flushed), and the service listening on an ephemeral port.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { loadConfig, type Config } from '../../src/config';
 import { applyMigrations } from '../../src/infra/migrations';
 import { createLogger } from '../../src/infra/logger';
-import { buildService, type Service } from '../../src/service';
+import { buildService, type Role, type Service, type ServiceOptions } from '../../src/service';
 import { createRedis } from '../../src/infra/redis';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -47,20 +50,35 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function startStack(redisIndex: number, env: Record<string, string> = {}): Promise<TestStack> {
+export interface StackOptions {
+  env?: Record<string, string>;
+  roles?: Role[];
+  service?: ServiceOptions;
+}
+
+/** The service on fresh stores, with the embedded Kafka broker in a temporary folder. */
+export async function startStack(redisIndex: number, options: StackOptions = {}): Promise<TestStack> {
   const database = await freshDatabase();
+  const kafkaDir = mkdtempSync(join(tmpdir(), 'seckill-kafka-'));
   const config = loadConfig({
     DATABASE_URL: database.url,
     REDIS_URL: await freshRedisUrl(redisIndex),
+    KAFKA_DATA_DIR: kafkaDir,
     PORT: '0',
     ADMIN_TOKEN,
     LOG_LEVEL: 'silent',
-    ...env,
+    ...options.env,
   });
-  const service = buildService(config, createLogger('silent'));
-  const { url } = await service.listen();
+  const service = buildService(config, { log: createLogger('silent'), ...options.service });
+  const { url } = await service.start(options.roles ?? ['api']);
+  if (!url) throw new Error('the api role did not start');
 
-  const request = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const request = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     const res = await fetch(url + path, {
       method,
       headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
@@ -83,8 +101,9 @@ export async function startStack(redisIndex: number, env: Record<string, string>
     post: (path, body, headers) => request('POST', path, body, headers),
     get: (path) => request('GET', path),
     async stop() {
-      await service.close();
+      await service.stop();
       await database.drop();
+      rmSync(kafkaDir, { recursive: true, force: true });
     },
   };
 }

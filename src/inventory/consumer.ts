@@ -1,0 +1,141 @@
+// The inventory consumer (group "inventory"): applies each order event to Item.stock exactly once in effect. Per batch,
+// one transaction inserts the message ids into the dedupe table and applies only the deltas of the ids that were new;
+// offsets are committed after it. A redelivered message finds its id already there and changes nothing.
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Db } from '../infra/prisma';
+import type { Logger } from '../infra/logger';
+import type { Metrics } from '../metrics/registry';
+import { ORDERS_TOPIC, type OrderEvent } from '../orders/order-store';
+import type { ItemCache } from './item-cache';
+
+export const INVENTORY_GROUP = 'inventory';
+
+const STOCK_DELTA: Record<string, number> = { 'order.created': -1, 'order.cancelled': +1 };
+
+interface StockChange {
+  messageId: string;
+  itemId: string;
+  delta: number;
+}
+
+export function toStockChange(message: KafkaMessage): StockChange | undefined {
+  const messageId = message.headers?.['message-id']?.toString();
+  const type = message.headers?.['message-type']?.toString();
+  const delta = type ? STOCK_DELTA[type] : undefined;
+  if (!messageId || delta === undefined || !message.value) return undefined;
+  try {
+    const event = JSON.parse(message.value.toString()) as Partial<OrderEvent>;
+    return typeof event.itemId === 'string' ? { messageId, itemId: event.itemId, delta } : undefined;
+  } catch {
+    return undefined; // a poison message is skipped rather than blocking the partition for ever
+  }
+}
+
+/** The same message may arrive twice in one batch (a re-published row); keep its first copy. */
+function uniqueByMessage(changes: StockChange[]): StockChange[] {
+  return [...new Map(changes.map((c) => [c.messageId, c] as const)).values()];
+}
+
+export interface ConsumerOptions {
+  sessionTimeout?: number;
+  heartbeatInterval?: number;
+  maxWaitTimeInMs?: number;
+  /** Called when kafkajs gave up on the consumer for good; the default exits the process. */
+  onFatal?: (err: Error) => void;
+}
+
+export class InventoryConsumer {
+  private consumer: Consumer | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly db: Db,
+    private readonly cache: ItemCache,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly options: ConsumerOptions = {},
+  ) {}
+
+  async start(): Promise<void> {
+    this.stopping = false;
+    const consumer = this.kafka.consumer({
+      groupId: INVENTORY_GROUP,
+      sessionTimeout: this.options.sessionTimeout ?? 30_000,
+      heartbeatInterval: this.options.heartbeatInterval ?? 3_000,
+      maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 500,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, (event) => this.onCrash(event.payload.error, event.payload.restart));
+    await consumer.connect();
+    await consumer.subscribe({ topic: ORDERS_TOPIC, fromBeginning: true });
+    await consumer.run({ eachBatchAutoResolve: false, eachBatch: (payload) => this.applyBatch(payload) });
+  }
+
+  /** Leaves the group after the batch in flight; its offsets are committed first. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer?.disconnect();
+  }
+
+  /**
+   * kafkajs restarts a crashed consumer by itself only for retriable causes; otherwise it stays stopped while the
+   * process lives on. Never leave a live process with a dead consumer: recreate it once, then give up loudly.
+   */
+  private onCrash(error: Error, restart: boolean): void {
+    if (restart || this.stopping) return;
+    this.log.error({ err: error }, 'inventory consumer crashed for good; recreating it');
+    this.start().catch((err: Error) => {
+      this.log.fatal({ err }, 'inventory consumer could not be recreated');
+      (this.options.onFatal ?? (() => process.exit(1)))(err);
+    });
+  }
+
+  private async applyBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }: EachBatchPayload) {
+    const changes = uniqueByMessage(
+      batch.messages.map(toStockChange).filter((c): c is StockChange => c !== undefined),
+    );
+    const applied = changes.length ? await this.applyOnce(changes) : [];
+    const last = batch.messages[batch.messages.length - 1];
+    if (last) resolveOffset(last.offset);
+    await commitOffsetsIfNecessary();
+    await heartbeat();
+    this.metrics.consumerProcessed.inc({ result: 'applied' }, applied.length);
+    this.metrics.consumerProcessed.inc({ result: 'duplicate' }, changes.length - applied.length);
+    await this.invalidateCaches(applied);
+  }
+
+  /** Returns the changes that were new (not in the dedupe table before this transaction). */
+  async applyOnce(changes: StockChange[]): Promise<StockChange[]> {
+    const itemIds = [...new Set(changes.map((c) => c.itemId))];
+    await this.cache.deleteFirst(itemIds);
+    return this.db.$transaction(async (tx) => {
+      const fresh = await tx.$queryRaw<{ message_id: string }[]>`
+        INSERT INTO processed_messages (consumer_group, message_id)
+        SELECT ${INVENTORY_GROUP}, id FROM unnest(${changes.map((c) => c.messageId)}::text[]) AS id
+        ON CONFLICT DO NOTHING RETURNING message_id`;
+      const freshIds = new Set(fresh.map((row) => row.message_id));
+      const applied = changes.filter((c) => freshIds.has(c.messageId));
+      for (const [itemId, delta] of sumByItem(applied)) {
+        await tx.$executeRaw`UPDATE items SET stock = stock + ${delta} WHERE id = ${BigInt(itemId)}`;
+      }
+      return applied;
+    });
+  }
+
+  private async invalidateCaches(applied: StockChange[]): Promise<void> {
+    const itemIds = [...new Set(applied.map((c) => c.itemId))];
+    await this.cache.scheduleSecondDelete(itemIds).catch((err) => {
+      this.log.warn(
+        { err, itemIds },
+        'second cache delete not scheduled; the cache TTL bounds the staleness',
+      );
+    });
+  }
+}
+
+function sumByItem(changes: StockChange[]): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const c of changes) sums.set(c.itemId, (sums.get(c.itemId) ?? 0) + c.delta);
+  return sums;
+}

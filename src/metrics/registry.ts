@@ -1,0 +1,77 @@
+// Prometheus metrics (prom-client), one registry per service instance so tests can run several side by side.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({
+      name: 'seckill_requests_total',
+      help: 'POST /seckill answers by outcome',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    requestLatency: new Histogram({
+      name: 'seckill_request_duration_seconds',
+      help: 'POST /seckill latency by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    lockAttempts: new Counter({
+      name: 'seckill_stock_segment_attempts_total',
+      help: 'Attempts to take a unit from one segment, by result (taken, empty, contended)',
+      labelNames: ['result'],
+      registers,
+    }),
+    ordersCreated: new Counter({ name: 'seckill_orders_created_total', help: 'Orders committed', registers }),
+    outboxPending: new Gauge({
+      name: 'seckill_outbox_pending',
+      help: 'Outbox rows not yet relayed',
+      registers,
+    }),
+    relayPublished: new Counter({
+      name: 'seckill_relay_published_total',
+      help: 'Outbox messages acknowledged by Kafka',
+      registers,
+    }),
+    relayFailures: new Counter({
+      name: 'seckill_relay_failures_total',
+      help: 'Failed publish batches',
+      registers,
+    }),
+    consumerProcessed: new Counter({
+      name: 'seckill_consumer_processed_total',
+      help: 'Inventory messages by result (applied, duplicate)',
+      labelNames: ['result'],
+      registers,
+    }),
+    cacheDeletes: new Counter({
+      name: 'seckill_cache_deletes_total',
+      help: 'Item cache deletes by phase (first, second)',
+      labelNames: ['phase'],
+      registers,
+    }),
+    cacheDbReads: new Counter({
+      name: 'seckill_item_cache_db_reads_total',
+      help: 'Item reads that reached the database (cache misses that rebuilt)',
+      registers,
+    }),
+    oversell: new Gauge({
+      name: 'seckill_oversell',
+      help: 'Oversold units per item',
+      labelNames: ['item'],
+      registers,
+    }),
+    undersell: new Gauge({
+      name: 'seckill_undersell',
+      help: 'Leaked units per item (negative: phantom stock)',
+      labelNames: ['item'],
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
