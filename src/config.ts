@@ -23,6 +23,8 @@ const envSchema = z.object({
   /** Comma list of brokers; unset means "start the embedded broker". */
   KAFKA_BROKERS: commaList,
   KAFKA_DATA_DIR: z.string().default('.data/kafka'),
+  /** How long the group waits for a silent consumer before giving its partitions to another. */
+  KAFKA_SESSION_TIMEOUT_MS: int(30_000, 1000),
   /** Port of the embedded broker; 0 picks a free one (printed at start). */
   KAFKA_EMBEDDED_PORT: int(0).pipe(z.number().max(65535)),
   /** Unset means "generate one at start and print it once". */
@@ -62,7 +64,12 @@ export interface Config {
   http: { host: string; port: number; maxBodyBytes: number };
   redisUrl: string;
   databaseUrl: string;
-  kafka: { brokers: string[] | undefined; embeddedDataDir: string; embeddedPort: number };
+  kafka: {
+    brokers: string[] | undefined;
+    embeddedDataDir: string;
+    embeddedPort: number;
+    sessionTimeoutMs: number;
+  };
   adminToken: string | undefined;
   logLevel: Env['LOG_LEVEL'];
   stock: {
@@ -96,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       brokers: e.KAFKA_BROKERS?.length ? e.KAFKA_BROKERS : undefined,
       embeddedDataDir: e.KAFKA_DATA_DIR,
       embeddedPort: e.KAFKA_EMBEDDED_PORT,
+      sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
     },
     adminToken: e.ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,

@@ -119,7 +119,11 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   }
 
   async function startConsumer(kafka: Kafka) {
-    running.consumer = new InventoryConsumer(kafka, db, itemCache, log, metrics, options.consumer);
+    running.consumer = new InventoryConsumer(kafka, db, itemCache, log, metrics, {
+      sessionTimeout: config.kafka.sessionTimeoutMs,
+      heartbeatInterval: Math.floor(config.kafka.sessionTimeoutMs / 10),
+      ...options.consumer,
+    });
     await running.consumer.start();
   }
 

@@ -3,7 +3,10 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { createRedis } from './redis';
 
-export const QUEUES = { paymentTimeout: 'payment-timeout', cacheSecondDelete: 'cache-second-delete' } as const;
+export const QUEUES = {
+  paymentTimeout: 'payment-timeout',
+  cacheSecondDelete: 'cache-second-delete',
+} as const;
 
 export interface Closable {
   close(): Promise<void>;

@@ -14,12 +14,12 @@ import {
 
 const TOPIC = 'durable';
 
-async function committedOffsets(test_: TestBroker, groupId: string): Promise<Record<number, string>> {
+async function committedOffsets(test_: TestBroker, groupId: string, topicName = TOPIC) {
   const admin = test_.kafka.admin();
   await admin.connect();
-  const [topic] = await admin.fetchOffsets({ groupId, topics: [TOPIC] });
+  const [topic] = await admin.fetchOffsets({ groupId, topics: [topicName] });
   await admin.disconnect();
-  return Object.fromEntries(topic.partitions.map((p) => [p.partition, p.offset]));
+  return Object.fromEntries(topic.partitions.map((p) => [p.partition, p.offset])) as Record<number, string>;
 }
 
 async function highWatermarks(test_: TestBroker, topic: string) {
@@ -74,6 +74,31 @@ test.each(['always', 'interval', 'never'] as const)(
     await second.broker.stop();
   },
 );
+
+test('a consumer and a producer kept running across a broker restart carry on without loss or repeats', async () => {
+  const dataDir = makeDataDir();
+  const first = await startTestBroker({ dataDir });
+  const port = first.broker.port;
+  const producer = newProducer(first.kafka);
+  await producer.connect();
+  await producer.send({ topic: 'live', messages: messages('before', 10) });
+  const consumer = newConsumer(first.kafka, 'live-group');
+  const received = await collect(consumer, 'live');
+  await waitFor(() => received.length === 10, 'the messages sent before the restart');
+  await waitFor(
+    async () => (await committedOffsets(first, 'live-group', 'live'))[0] === '10',
+    'the commit of offset 10',
+  );
+  await first.broker.stop();
+
+  const second = await startTestBroker({ dataDir, port });
+  await producer.send({ topic: 'live', messages: messages('after', 10) });
+  await waitFor(() => received.length >= 20, 'the messages sent after the restart', 30_000);
+  await new Promise((resolve) => setTimeout(resolve, 500)); // a repeat would show up now
+  expect(received.map((m) => m.offset)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  await Promise.all([producer.disconnect(), consumer.disconnect()]);
+  await second.broker.stop();
+});
 
 test('a torn tail (partial last write) is cut on start-up and the partition keeps working', async () => {
   const dataDir = makeDataDir();

@@ -107,3 +107,37 @@ export async function startStack(redisIndex: number, options: StackOptions = {})
     },
   };
 }
+
+/** Polls until `check` returns a truthy value; fails with the last value seen after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}
+
+/** Fast group timeouts so rebalances in tests take a second, not thirty. */
+export const FAST_CONSUMER = { sessionTimeout: 6000, heartbeatInterval: 500, maxWaitTimeInMs: 100 };
+
+export type ItemStatsBody = Record<string, number | string>;
+
+export async function itemStats(stack: TestStack, itemId: string): Promise<ItemStatsBody> {
+  const res = await stack.get('/stats');
+  return res.body.items.find((item: { itemId: string }) => item.itemId === itemId);
+}
+
+/** Waits until the outbox and the consumer have drained for this item (design.md's quiescence). */
+export function drained(stack: TestStack, itemId: string, timeoutMs = 60_000): Promise<ItemStatsBody> {
+  return waitFor(
+    `item ${itemId} to drain`,
+    async () => {
+      const stats = await itemStats(stack, itemId);
+      return stats.outboxPending === 0 && stats.consumerLag === 0 && stats.dbDrift === 0 ? stats : undefined;
+    },
+    timeoutMs,
+  );
+}

@@ -1,0 +1,65 @@
+// The inventory consumer as a real process (`seckill serve --role consumer`), killed with SIGKILL mid-stream and
+// started again: no deduction lost or doubled.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { drained, startStack, waitFor, type TestStack } from '../support/stack';
+
+let stack: TestStack;
+let brokers: string;
+beforeAll(async () => {
+  stack = await startStack(5, { roles: ['api', 'relay', 'worker'] });
+  brokers = stack.service.running.brokers!.join(',');
+});
+afterAll(async () => {
+  await stack.stop();
+});
+
+function startConsumerProcess(): ChildProcess {
+  return spawn(
+    process.execPath,
+    [join(__dirname, '../../bin/seckill.js'), 'serve', '--role', 'consumer', '--no-migrate'],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: stack.config.databaseUrl,
+        REDIS_URL: stack.config.redisUrl,
+        KAFKA_BROKERS: brokers,
+        LOG_LEVEL: 'warn',
+        KAFKA_SESSION_TIMEOUT_MS: '6000',
+      },
+      stdio: 'ignore',
+    },
+  );
+}
+
+const applied = () => stack.service.db.processedMessage.count({ where: { consumerGroup: 'inventory' } });
+
+test('SIGKILL mid-stream, restart: every order deducted exactly once', async () => {
+  const { itemId } = await stack.createSale({ name: 'kill', stock: 400, segments: 8 });
+  const buyWaves = async (from: number, to: number) => {
+    for (let wave = from; wave < to; wave++) {
+      await Promise.all(
+        Array.from({ length: 25 }, (_, i) => stack.post('/seckill', { userId: `k${wave}-${i}`, itemId })),
+      );
+    }
+  };
+  let consumer = startConsumerProcess();
+  // Orders keep arriving while the consumer works, so the kill lands in the middle of the stream.
+  const firstHalf = buyWaves(0, 8);
+  await waitFor('the consumer to apply some messages', async () => (await applied()) > 0, 60_000);
+  consumer.kill('SIGKILL');
+  await new Promise((resolve) => consumer.once('exit', resolve));
+  const atKill = await applied();
+  await firstHalf;
+  await buyWaves(8, 16);
+  consumer = startConsumerProcess();
+  try {
+    const stats = await drained(stack, itemId, 120_000);
+    expect(stats).toMatchObject({ activeOrders: 400, dbStock: 0, dbDrift: 0, oversell: 0, undersell: 0 });
+    expect(await applied()).toBe(400);
+    expect(atKill).toBeLessThan(400);
+  } finally {
+    consumer.kill('SIGTERM');
+    await new Promise((resolve) => consumer.once('exit', resolve));
+  }
+});
