@@ -48,6 +48,10 @@ const envSchema = z.object({
   WORKER_ID: z.coerce.number().int().min(0).max(1023).optional(),
   MAX_BODY_BYTES: int(8 * 1024, 64),
 
+  RATE_LIMIT_USER_PER_SEC: int(5, 0),
+  RATE_LIMIT_IP_PER_SEC: int(0, 0),
+  MAX_IN_FLIGHT: int(1024, 0),
+
   OUTBOX_BATCH_SIZE: int(200, 1),
   OUTBOX_MAX_IDLE_MS: int(200, 1),
   OUTBOX_RETENTION_MS: int(3600_000, 0),
@@ -62,6 +66,7 @@ export type Env = z.infer<typeof envSchema>;
 
 export interface Config {
   http: { host: string; port: number; maxBodyBytes: number };
+  protection: { userPerSec: number; ipPerSec: number; maxInFlight: number };
   redisUrl: string;
   databaseUrl: string;
   kafka: {
@@ -97,6 +102,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   return {
     http: { host: e.HOST, port: e.PORT, maxBodyBytes: e.MAX_BODY_BYTES },
+    protection: {
+      userPerSec: e.RATE_LIMIT_USER_PER_SEC,
+      ipPerSec: e.RATE_LIMIT_IP_PER_SEC,
+      maxInFlight: e.MAX_IN_FLIGHT,
+    },
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
     kafka: {

@@ -6,6 +6,7 @@ import type { Worker } from 'bullmq';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Config } from './config';
 import { createApp } from './http/app';
+import { createProtection } from './http/protection';
 import { InventoryConsumer, type ConsumerOptions } from './inventory/consumer';
 import { ItemCache } from './inventory/item-cache';
 import { createKafka, createProducer, ensureTopics } from './infra/kafka';
@@ -166,6 +167,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
       payments,
       itemCache,
       metrics,
+      protection: createProtection(redis, config.protection),
       stats,
       readiness: {
         redis: () => redis.ping(),

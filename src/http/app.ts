@@ -13,6 +13,7 @@ import type { Sale } from '../orders/sales';
 import type { Payments } from '../orders/payment';
 import type { ItemCache } from '../inventory/item-cache';
 import type { Metrics } from '../metrics/registry';
+import type { Protection } from './protection';
 
 export interface AppDeps {
   log: Logger;
@@ -23,19 +24,23 @@ export interface AppDeps {
   payments: Payments;
   itemCache: ItemCache;
   metrics: Metrics;
+  protection: Protection;
   stats(): Promise<ItemStats[]>;
   /** Named dependency checks for /readyz; each rejects when its dependency is unreachable. */
   readiness: Record<string, () => Promise<unknown>>;
 }
 
-const SECKILL_STATUS: Record<PlaceOrderResult['status'], number> = {
+const SECKILL_STATUS: Record<PlaceOrderResult['status'] | 'rate_limited', number> = {
   ordered: 201,
   duplicate: 409,
   not_started: 409,
   ended: 409,
   sold_out: 410,
+  rate_limited: 429,
   busy: 503,
 };
+
+type SeckillOutcome = keyof typeof SECKILL_STATUS;
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -62,16 +67,26 @@ export function createApp(deps: AppDeps): Express {
     res.status(201).json(saleJson(sale));
   });
 
-  app.post('/seckill', async (req, res) => {
-    const stopTimer = deps.metrics.requestLatency.startTimer();
-    const input = parseInput(seckillBody, req.body);
-    const result = await placeOrder(deps.purchase, input);
-    res
-      .status(SECKILL_STATUS[result.status])
-      .json(result.status === 'ordered' ? { status: 'ordered', orderId: result.orderId } : result);
-    deps.metrics.requests.inc({ outcome: result.status });
-    stopTimer({ outcome: result.status });
-  });
+  const countOutcome = (outcome: SeckillOutcome) => deps.metrics.requests.inc({ outcome });
+  app.post(
+    '/seckill',
+    deps.protection.shedLoad(() => countOutcome('busy')),
+    async (req, res) => {
+      const stopTimer = deps.metrics.requestLatency.startTimer();
+      const input = parseInput(seckillBody, req.body);
+      const result: PlaceOrderResult | { status: 'rate_limited' } = (await deps.protection.allow(
+        input.userId,
+        req.ip ?? '',
+      ))
+        ? await placeOrder(deps.purchase, input)
+        : { status: 'rate_limited' };
+      res
+        .status(SECKILL_STATUS[result.status])
+        .json(result.status === 'ordered' ? { status: 'ordered', orderId: result.orderId } : result);
+      countOutcome(result.status);
+      stopTimer({ outcome: result.status });
+    },
+  );
 
   app.get('/items/:itemId', async (req, res) => {
     const { itemId } = parseInput(itemParams, req.params);

@@ -84,6 +84,8 @@ test('a consumer and a producer kept running across a broker restart carry on wi
   await producer.send({ topic: 'live', messages: messages('before', 10) });
   const consumer = newConsumer(first.kafka, 'live-group');
   const received = await collect(consumer, 'live');
+  for (const e of ['consumer.crash', 'consumer.group_join', 'consumer.commit_offsets'])
+    consumer.on(e as never, (ev: unknown) => console.log(e, JSON.stringify(ev).slice(0, 300)));
   await waitFor(() => received.length === 10, 'the messages sent before the restart');
   await waitFor(
     async () => (await committedOffsets(first, 'live-group', 'live'))[0] === '10',

@@ -67,6 +67,8 @@ export async function startStack(redisIndex: number, options: StackOptions = {})
     PORT: '0',
     ADMIN_TOKEN,
     LOG_LEVEL: 'silent',
+    // The purchase-path tests hammer on purpose; the limiter has its own test.
+    RATE_LIMIT_USER_PER_SEC: '0',
     ...options.env,
   });
   const service = buildService(config, { log: createLogger('silent'), ...options.service });
@@ -109,9 +111,13 @@ export async function startStack(redisIndex: number, options: StackOptions = {})
 }
 
 /** Polls until `check` returns a truthy value; fails with the last value seen after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
+  let last: T | undefined | null | false;
   while (Date.now() < deadline) {
     last = await check();
     if (last) return last;

@@ -1,0 +1,61 @@
+// Protection from the crowd: per-user and per-IP rate limits kept in Redis (shared by every API process), and load
+// shedding: past a bound of requests in flight, answer "busy" at once instead of queueing without bound.
+import type { RequestHandler } from 'express';
+import type { Redis } from 'ioredis';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+
+export interface ProtectionConfig {
+  /** Purchases per user per second; 0 disables. */
+  userPerSec: number;
+  /** Purchases per client IP per second; 0 disables (load generators often share one IP). */
+  ipPerSec: number;
+  /** /seckill requests in flight in this process before new ones are shed; 0 disables. */
+  maxInFlight: number;
+}
+
+export interface Protection {
+  /** false when the user or the IP is over its rate. */
+  allow(userId: string, ip: string): Promise<boolean>;
+  shedLoad(onShed: () => void): RequestHandler;
+}
+
+function limiter(redis: Redis, prefix: string, perSec: number): RateLimiterRedis | undefined {
+  return perSec > 0
+    ? new RateLimiterRedis({ storeClient: redis, keyPrefix: prefix, points: perSec, duration: 1 })
+    : undefined;
+}
+
+/** true when allowed; a Redis failure allows (the purchase itself will then fail or succeed on its own merits). */
+async function consume(limit: RateLimiterRedis | undefined, key: string): Promise<boolean> {
+  if (!limit) return true;
+  try {
+    await limit.consume(key);
+    return true;
+  } catch (err) {
+    return !(err instanceof RateLimiterRes);
+  }
+}
+
+export function createProtection(redis: Redis, config: ProtectionConfig): Protection {
+  const perUser = limiter(redis, 'sk:rl:user', config.userPerSec);
+  const perIp = limiter(redis, 'sk:rl:ip', config.ipPerSec);
+  let inFlight = 0;
+  return {
+    async allow(userId, ip) {
+      const [userOk, ipOk] = await Promise.all([consume(perUser, userId), consume(perIp, ip)]);
+      return userOk && ipOk;
+    },
+    shedLoad(onShed) {
+      return (_req, res, next) => {
+        if (config.maxInFlight > 0 && inFlight >= config.maxInFlight) {
+          onShed();
+          res.status(503).json({ status: 'busy' });
+          return;
+        }
+        inFlight++;
+        res.once('close', () => inFlight--);
+        next();
+      };
+    },
+  };
+}
