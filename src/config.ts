@@ -20,6 +20,7 @@ const envSchema = z.object({
   PORT: int(3000).pipe(z.number().max(65535)),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/seckill'),
+  DATABASE_POOL_SIZE: int(10, 1),
   /** Comma list of brokers; unset means "start the embedded broker". */
   KAFKA_BROKERS: commaList,
   KAFKA_DATA_DIR: z.string().default('.data/kafka'),
@@ -69,6 +70,7 @@ export interface Config {
   protection: { userPerSec: number; ipPerSec: number; maxInFlight: number };
   redisUrl: string;
   databaseUrl: string;
+  databasePoolSize: number;
   kafka: {
     brokers: string[] | undefined;
     embeddedDataDir: string;
@@ -109,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     kafka: {
       brokers: e.KAFKA_BROKERS?.length ? e.KAFKA_BROKERS : undefined,
       embeddedDataDir: e.KAFKA_DATA_DIR,

@@ -5,6 +5,7 @@ import { applyMigrations } from './infra/migrations';
 import { createLogger } from './infra/logger';
 import { startBroker } from './kafka-broker';
 import { buildService, ROLES, type Role } from './service';
+import { registerSimCommand } from './sim/cli';
 
 /** Resolves on SIGINT/SIGTERM, so commands can shut down gracefully. */
 function untilSignal(): Promise<NodeJS.Signals> {
@@ -100,6 +101,8 @@ program
       await service.stop();
     }
   });
+
+registerSimCommand(program);
 
 program.parseAsync().catch((err: Error) => {
   console.error(`seckill: ${err.message}`);

@@ -42,7 +42,7 @@ export type Service = ReturnType<typeof buildService>;
 export function buildService(config: Config, options: ServiceOptions = {}) {
   const log = options.log ?? createLogger(config.logLevel);
   const redis = createRedis(config.redisUrl);
-  const db = createPrisma(config.databaseUrl);
+  const db = createPrisma(config.databaseUrl, config.databasePoolSize);
   const metrics = createMetrics();
   const ids = new IdGenerator(config.orders.workerId);
   const strategies = createStrategies(redis, db, config.stock, (result) =>

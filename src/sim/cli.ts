@@ -1,0 +1,109 @@
+// `seckill sim` / `npm run sim`: options, scenario presets (twins of the k6 scripts), report files, exit code.
+import type { Command } from 'commander';
+import { STRATEGY_NAMES, type StrategyName } from '../config';
+import { renderTable, writeReportFiles } from './report';
+import { simulate, type SimOptions } from './simulate';
+
+type Preset = Omit<SimOptions, 'scenario' | 'strategies' | 'progress' | 'seed' | 'drainTimeoutMs'>;
+
+const BASE: Preset = {
+  stock: 100,
+  segments: 8,
+  users: 2000,
+  requests: 4000,
+  connections: 64,
+  duplicateRatio: 0.1,
+  payRatio: 0.7,
+  paymentTimeoutMs: 2000,
+  userRateLimit: 0,
+};
+
+/** Each k6 script under loadtest/ has its twin here, so CI runs the same scenario without k6. */
+export const SCENARIOS: Record<string, Preset> = {
+  default: BASE,
+  spike: { ...BASE, stock: 200, users: 5000, requests: 5000, duplicateRatio: 0, ratePerSec: 2500 },
+  fairness: { ...BASE, users: 2000, requests: 2000, duplicateRatio: 0 },
+  duplicates: { ...BASE, users: 50, requests: 2000, duplicateRatio: 0.95, connections: 32, userRateLimit: 5 },
+};
+
+const number = (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0) throw new Error(`not a number ≥ 0: ${value}`);
+  return parsed;
+};
+
+function strategyList(value: string): StrategyName[] {
+  const names = value === 'all' ? [...STRATEGY_NAMES] : value.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !(STRATEGY_NAMES as readonly string[]).includes(name));
+  if (unknown.length)
+    throw new Error(`unknown strategy ${unknown.join(', ')}; use ${STRATEGY_NAMES.join(', ')}`);
+  return names as StrategyName[];
+}
+
+export function registerSimCommand(program: Command): void {
+  program
+    .command('sim')
+    .description('simulate a flash sale end to end and report oversell, undersell and drift')
+    .option('--scenario <name>', `preset: ${Object.keys(SCENARIOS).join(', ')}`, 'default')
+    .option('--strategy <name>', `inventory strategy: ${STRATEGY_NAMES.join(', ')}`, 'segmented-lock')
+    .option(
+      '--compare <list>',
+      'run several strategies on the same crowd, side by side ("all" for every one)',
+    )
+    .option('--stock <n>', 'units on sale')
+    .option('--segments <n>', 'Redis segments of the stock')
+    .option('--users <n>', 'distinct buyers')
+    .option('--requests <n>', 'total requests')
+    .option('--concurrency <n>', 'connections of the load generator (closed model)')
+    .option('--rate <n>', 'arrival rate in requests/s (open model, like k6 arrival-rate executors)')
+    .option('--duplicates <ratio>', 'share of requests repeating a user already seen (0..1)')
+    .option(
+      '--pay-ratio <ratio>',
+      'share of orders paid; the rest expire and their units go back on sale (0..1)',
+    )
+    .option('--payment-timeout-ms <n>', 'payment window of each order')
+    .option('--user-rate-limit <n>', 'requests per user per second the service allows (0 = off)')
+    .option('--seed <n>', 'crowd seed: same seed, same crowd', '42')
+    .option('--drain-timeout-ms <n>', 'how long to wait for the pipeline to drain', '120000')
+    .option(
+      '--report-dir <dir>',
+      'where report.json and report.html go',
+      `reports/${new Date().toISOString().replace(/[:.]/g, '-')}`,
+    )
+    .action(async (opts: Record<string, string | undefined>) => {
+      const preset = SCENARIOS[opts.scenario!];
+      if (!preset)
+        throw new Error(`unknown scenario ${opts.scenario}; use ${Object.keys(SCENARIOS).join(', ')}`);
+      const pick = (key: string, fallback: number | undefined) =>
+        opts[key] !== undefined ? number(opts[key]!) : fallback;
+      const options: SimOptions = {
+        scenario: opts.scenario!,
+        strategies: strategyList(opts.compare ?? opts.strategy!),
+        stock: pick('stock', preset.stock)!,
+        segments: pick('segments', preset.segments)!,
+        users: pick('users', preset.users)!,
+        requests: pick('requests', preset.requests)!,
+        connections: pick('concurrency', preset.connections)!,
+        ratePerSec: pick('rate', preset.ratePerSec),
+        duplicateRatio: pick('duplicates', preset.duplicateRatio)!,
+        payRatio: pick('payRatio', preset.payRatio)!,
+        paymentTimeoutMs: pick('paymentTimeoutMs', preset.paymentTimeoutMs)!,
+        userRateLimit: pick('userRateLimit', preset.userRateLimit)!,
+        seed: number(opts.seed!),
+        drainTimeoutMs: number(opts.drainTimeoutMs!),
+        progress: (line) => process.stderr.write(line.startsWith('\n') ? `${line}\n` : `\r${line}`),
+      };
+      const report = await simulate(options);
+      process.stderr.write('\n');
+      console.log(renderTable(report));
+      const files = await writeReportFiles(report, opts.reportDir!);
+      console.log(`\nreport: ${files.jsonPath}\n        ${files.htmlPath}`);
+      const failed = report.runs.filter((run) => run.verdict === 'fail');
+      if (failed.length) {
+        console.error(
+          `\nFAIL: safe strategies ended unbalanced: ${failed.map((run) => run.strategy).join(', ')}`,
+        );
+        process.exitCode = 1;
+      }
+    });
+}

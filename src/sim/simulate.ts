@@ -1,0 +1,213 @@
+// One simulated flash sale per strategy: start the stack, create a sale, drive the crowd, pay some orders, wait for
+// expiries and the pipeline to drain, reconcile, report. --compare runs every strategy on the same crowd.
+import { loadConfig, type StrategyName } from '../config';
+import { createLogger } from '../infra/logger';
+import type { ItemStats } from '../metrics/reconciliation';
+import { buildService, ROLES, type Service } from '../service';
+import { startSimBackends } from './backends';
+import { driveCrowd, formatProgress } from './load-driver';
+import type { Reconciliation, RunReport, SimReport } from './report-types';
+
+export interface SimOptions {
+  scenario: string;
+  strategies: StrategyName[];
+  stock: number;
+  segments: number;
+  users: number;
+  requests: number;
+  connections: number;
+  ratePerSec?: number;
+  duplicateRatio: number;
+  payRatio: number;
+  paymentTimeoutMs: number;
+  seed: number;
+  /** Requests per user per second the service allows; 0 = off (measure the strategies, not the limiter). */
+  userRateLimit: number;
+  drainTimeoutMs: number;
+  progress: (line: string) => void;
+}
+
+/** naive is the control group: it is expected to oversell, so its numbers mark it unsafe instead of failing the run. */
+const UNSAFE_BY_DESIGN: ReadonlySet<StrategyName> = new Set(['naive']);
+
+export async function simulate(
+  options: SimOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<SimReport> {
+  const backends = await startSimBackends(env);
+  const config = loadConfig({
+    ...env,
+    ...backends.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+    RATE_LIMIT_USER_PER_SEC: String(options.userRateLimit),
+    MAX_IN_FLIGHT: '0',
+    SWEEP_INTERVAL_MS: String(Math.min(1000, options.paymentTimeoutMs)),
+  });
+  const service = buildService(config, { log: createLogger(config.logLevel, 'sim') });
+  try {
+    const { url } = await service.start(ROLES);
+    const runs: RunReport[] = [];
+    for (const strategy of options.strategies) runs.push(await runOne(service, url!, strategy, options));
+    return {
+      generatedAt: new Date().toISOString(),
+      scenario: {
+        name: options.scenario,
+        stock: options.stock,
+        segments: options.segments,
+        users: options.users,
+        requests: options.requests,
+        concurrency: options.connections,
+        ratePerSec: options.ratePerSec,
+        duplicateRatio: options.duplicateRatio,
+        payRatio: options.payRatio,
+        paymentTimeoutMs: options.paymentTimeoutMs,
+      },
+      backends: {
+        ...backends.describe,
+        kafka: config.kafka.brokers
+          ? backends.describe.kafka
+          : `${backends.describe.kafka} ${service.running.brokers}`,
+      },
+      runs,
+    };
+  } finally {
+    await service.stop();
+    await backends.stop();
+  }
+}
+
+async function runOne(
+  service: Service,
+  url: string,
+  strategy: StrategyName,
+  options: SimOptions,
+): Promise<RunReport> {
+  options.progress(
+    `\n▶ ${strategy}: ${options.stock} units, ${options.requests} requests from ${options.users} users`,
+  );
+  const sale = await service.sales.create({
+    name: `sim ${options.scenario} ${strategy}`,
+    stock: options.stock,
+    segments: options.segments,
+    strategy,
+    paymentTimeoutMs: options.paymentTimeoutMs,
+  });
+  const payer = new Payer(service, options.payRatio, options.seed);
+  const stock = service.strategies.get(strategy);
+  const crowd = await driveCrowd({
+    url,
+    itemId: sale.itemId,
+    users: options.users,
+    requests: options.requests,
+    duplicateRatio: options.duplicateRatio,
+    connections: options.connections,
+    ratePerSec: options.ratePerSec,
+    seed: options.seed,
+    onProgress: (p) => {
+      options.progress(formatProgress(p));
+      void payer.payNewOrders(sale.itemId).catch(() => undefined); // the final pass below retries
+    },
+    sampleRemainingStock: () => stock.remaining(sale),
+  });
+  const drainStart = Date.now();
+  await payer.payNewOrders(sale.itemId);
+  const stats = await waitForQuiescence(service, sale.itemId, options);
+  const timeToDrainMs = Date.now() - drainStart;
+  const reconciliation = toReconciliation(stats);
+  const expectedSafe = !UNSAFE_BY_DESIGN.has(strategy);
+  const clean =
+    reconciliation.oversell === 0 && reconciliation.undersell === 0 && reconciliation.dbDrift === 0;
+  return {
+    strategy,
+    expectedSafe,
+    verdict: clean ? 'pass' : expectedSafe ? 'fail' : 'unsafe (expected)',
+    requests: crowd.requests,
+    durationMs: crowd.durationMs,
+    ratePerSec: crowd.ratePerSec,
+    latencyMs: crowd.latencyMs,
+    outcomes: crowd.outcomes,
+    reconciliation,
+    timeToSellOutMs: crowd.timeToSellOutMs,
+    timeToDrainMs,
+    timeline: crowd.timeline,
+  };
+}
+
+/**
+ * Pays a deterministic share of the orders (by a hash of the order's user), the rest are left to expire. Runs while
+ * the crowd is still buying so that payments land inside the payment window, as real buyers' would.
+ */
+class Payer {
+  private seen = new Set<string>();
+  private busy = false;
+
+  constructor(
+    private readonly service: Service,
+    private readonly payRatio: number,
+    private readonly seed: number,
+  ) {}
+
+  async payNewOrders(itemId: string): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const pending = await this.service.db.order.findMany({
+        where: { itemId: BigInt(itemId), status: 'PENDING_PAYMENT' },
+        select: { id: true, userId: true },
+      });
+      for (const order of pending) {
+        const id = order.id.toString();
+        if (this.seen.has(id)) continue;
+        this.seen.add(id);
+        if (shareOf(`${this.seed}:${order.userId}`) < this.payRatio) {
+          await this.service.payments.pay(id, order.userId).catch(() => undefined); // lost the race to expiry
+        }
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+/** FNV-1a of the text mapped onto [0, 1): a stable, seedable coin per user. */
+function shareOf(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash / 2 ** 32;
+}
+
+/**
+ * Quiescence: every order is paid or expired (when the payment window is short enough to wait for), the outbox is
+ * empty and the consumer has applied everything it was sent.
+ */
+async function waitForQuiescence(service: Service, itemId: string, options: SimOptions): Promise<ItemStats> {
+  const waitForExpiry = options.paymentTimeoutMs <= 60_000;
+  const deadline = Date.now() + options.drainTimeoutMs + (waitForExpiry ? options.paymentTimeoutMs : 0);
+  for (;;) {
+    const stats = (await service.stats()).find((item) => item.itemId === itemId)!;
+    const pendingPayment = waitForExpiry
+      ? await service.db.order.count({ where: { itemId: BigInt(itemId), status: 'PENDING_PAYMENT' } })
+      : 0;
+    const quiet = pendingPayment === 0 && stats.outboxPending === 0 && stats.consumerLag === 0;
+    if (quiet || Date.now() > deadline) return stats;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function toReconciliation(stats: ItemStats): Reconciliation {
+  return {
+    initialStock: stats.initialStock,
+    redisRemaining: stats.redisRemaining,
+    activeOrders: stats.activeOrders,
+    paidOrders: stats.paidOrders,
+    cancelledOrders: stats.cancelledOrders,
+    dbStock: stats.dbStock,
+    outboxPending: stats.outboxPending,
+    consumerLag: stats.consumerLag,
+    oversell: stats.oversell,
+    undersell: stats.undersell,
+    dbDrift: stats.dbDrift,
+  };
+}
