@@ -3,6 +3,7 @@ import path from 'node:path';
 import { apiHandlers } from './apis';
 import type { BrokerContext } from './apis/types';
 import { GroupCoordinator } from './group/coordinator';
+import { GroupStore } from './group/group-store';
 import { AppendNotifier } from './log/append-notifier';
 import { OffsetStore } from './log/offset-store';
 import { TopicStore } from './log/topic-store';
@@ -53,7 +54,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     allowedCodecs: new Set(config.allowedCodecs.map((codec) => CompressionCodec[codec])),
     topics,
     offsets,
-    groups: new GroupCoordinator(config.logger),
+    groups: new GroupCoordinator(
+      config.logger,
+      new GroupStore(path.join(config.dataDir, 'consumer-groups.json'), config.logger),
+    ),
     notifier,
     logger: config.logger,
     allocateProducerId: () => nextProducerId++,

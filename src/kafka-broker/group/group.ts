@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
 import { ErrorCode } from '../protocol/error-codes';
+import type { GroupSnapshot } from './group-store';
 import { Member, type JoinResult, type Protocol, type SyncResult } from './member';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';
@@ -36,11 +37,31 @@ export class Group {
   leaderId = '';
   readonly members = new Map<string, Member>();
   private rebalanceTimer: NodeJS.Timeout | null = null;
+  /** Membership of the last synced generation; null once Empty. */
+  stableSnapshot: GroupSnapshot | null = null;
 
   constructor(
     readonly groupId: string,
     private readonly logger: Logger,
+    /** Called when `stableSnapshot` changes, to persist it. */
+    private readonly onSnapshot: () => void,
   ) {}
+
+  /** A group as saved before a restart: Stable, with every member's session clock started afresh. */
+  static restore(snapshot: GroupSnapshot, logger: Logger, onSnapshot: () => void): Group {
+    const group = new Group(snapshot.groupId, logger, onSnapshot);
+    group.generationId = snapshot.generationId;
+    group.protocolType = snapshot.protocolType;
+    group.protocolName = snapshot.protocolName;
+    group.leaderId = snapshot.leaderId;
+    group.state = 'Stable';
+    group.stableSnapshot = snapshot;
+    for (const member of snapshot.members.map((each) => Member.fromSnapshot(each))) {
+      group.members.set(member.memberId, member);
+      group.keepAlive(member);
+    }
+    return group;
+  }
 
   join(request: JoinRequest): Promise<JoinResult> {
     const rejection = this.joinRejection(request);
@@ -152,7 +173,7 @@ export class Group {
     if (memberId === this.leaderId) {
       for (const each of this.members.values())
         each.assignment = assignments.get(each.memberId) ?? Buffer.alloc(0);
-      this.state = 'Stable';
+      this.becomeStable();
       for (const each of this.members.values()) {
         this.answerSync(each, { errorCode: ErrorCode.NONE, assignment: each.assignment });
       }
@@ -224,11 +245,26 @@ export class Group {
     answer?.(result);
   }
 
+  private becomeStable(): void {
+    this.state = 'Stable';
+    this.stableSnapshot = {
+      groupId: this.groupId,
+      generationId: this.generationId,
+      protocolType: this.protocolType,
+      protocolName: this.protocolName,
+      leaderId: this.leaderId,
+      members: [...this.members.values()].map((member) => member.toSnapshot()),
+    };
+    this.onSnapshot();
+  }
+
   private becomeEmpty(): void {
     this.clearRebalanceTimer();
     this.state = 'Empty';
     this.protocolName = '';
     this.leaderId = '';
+    this.stableSnapshot = null;
+    this.onSnapshot();
   }
 
   private clearRebalanceTimer(): void {

@@ -1,3 +1,5 @@
+import type { MemberSnapshot } from './group-store';
+
 export interface Protocol {
   name: string;
   metadata: Buffer;
@@ -34,6 +36,33 @@ export class Member {
     readonly clientId: string,
     readonly clientHost: string,
   ) {}
+
+  static fromSnapshot(snapshot: MemberSnapshot): Member {
+    const member = new Member(snapshot.memberId, snapshot.clientId, snapshot.clientHost);
+    member.sessionTimeoutMs = snapshot.sessionTimeoutMs;
+    member.rebalanceTimeoutMs = snapshot.rebalanceTimeoutMs;
+    member.protocols = snapshot.protocols.map(({ name, metadata }) => ({
+      name,
+      metadata: Buffer.from(metadata, 'base64'),
+    }));
+    member.assignment = Buffer.from(snapshot.assignment, 'base64');
+    return member;
+  }
+
+  toSnapshot(): MemberSnapshot {
+    return {
+      memberId: this.memberId,
+      clientId: this.clientId,
+      clientHost: this.clientHost,
+      sessionTimeoutMs: this.sessionTimeoutMs,
+      rebalanceTimeoutMs: this.rebalanceTimeoutMs,
+      protocols: this.protocols.map(({ name, metadata }) => ({
+        name,
+        metadata: metadata.toString('base64'),
+      })),
+      assignment: this.assignment.toString('base64'),
+    };
+  }
 
   metadataFor(protocolName: string): Buffer {
     return this.protocols.find((protocol) => protocol.name === protocolName)?.metadata ?? Buffer.alloc(0);

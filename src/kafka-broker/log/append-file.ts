@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { syncDirectory } from './durable-write';
 
 /**
  * When an acknowledged append is on stable storage:
@@ -24,16 +25,6 @@ function writev(fd: number, buffers: Buffer[], position: number): Promise<number
 
 function fdatasync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())));
-}
-
-/** Makes a file's creation or rename durable: the directory entry lives in the parent directory. */
-export function syncDirectory(directory: string): void {
-  const fd = fs.openSync(directory, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** An append-only file whose writes are coalesced, ordered and acknowledged per the fsync policy. */

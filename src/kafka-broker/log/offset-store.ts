@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Logger } from '../logger';
-import { AppendFile, syncDirectory, type FsyncPolicy } from './append-file';
+import { AppendFile, type FsyncPolicy } from './append-file';
+import { replaceFileDurably } from './durable-write';
 
 export interface CommittedOffset {
   topic: string;
@@ -51,18 +51,12 @@ export class OffsetStore {
     return skipped;
   }
 
-  /** Rewrites the journal as one line per live offset, atomically (write, sync, rename). */
+  /** Rewrites the journal as one line per live offset. */
   private compact(): void {
     const lines = this.groupIds().flatMap((group) =>
       this.committed(group).map((entry) => JSON.stringify({ group, ...entry }) + '\n'),
     );
-    const temporary = `${this.journalPath}.tmp`;
-    const fd = fs.openSync(temporary, 'w');
-    fs.writeSync(fd, lines.join(''));
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fs.renameSync(temporary, this.journalPath);
-    syncDirectory(path.dirname(this.journalPath));
+    replaceFileDurably(this.journalPath, lines.join(''));
   }
 
   private apply(line: JournalLine): void {

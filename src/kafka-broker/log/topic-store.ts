@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger';
-import { syncDirectory } from './append-file';
+import { syncDirectory } from './durable-write';
 import { PartitionLog, type LogConfig } from './partition-log';
 
 const MAX_TOPIC_NAME_LENGTH = 249;
