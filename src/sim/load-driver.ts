@@ -36,7 +36,11 @@ export interface CrowdPlan {
   userPrefix?: string; // default 'u'
   duplicateRatio: number; // 0..1: share of requests that repeat a user already used (a retrying/hammering buyer)
   connections: number; // concurrency (closed model) — autocannon connections
-  ratePerSec?: number; // if set: open-model arrival rate (autocannon overallRate), like k6 constant-arrival-rate
+  // If set: open-model arrival rate (autocannon overallRate), like k6 constant-arrival-rate, with two autocannon
+  // caveats: the rate is a per-second quota per connection, so arrivals come in a burst at the start of each
+  // second rather than evenly spaced; and at most `connections` requests are in flight, so a slow service lowers
+  // the arrival rate (size `connections` above rate × expected latency).
+  ratePerSec?: number;
   seed?: number; // deterministic crowd: the same seed gives the same sequence of userIds; default 1
   sampleEveryMs?: number; // timeline interval, default 250
   onProgress?: (p: CrowdProgress) => void; // called every sampleEveryMs
@@ -309,6 +313,13 @@ class CrowdRecorder {
     return point;
   }
 
+  // autocannon can take up to a second after the last answer to wind down (a rate-limited connection only stops
+  // at its next per-second tick); the empty points from that wait are not part of the sale.
+  dropSilentTail(): void {
+    while (this.timeline.length > 1 && this.timeline[this.timeline.length - 1].requests === 0)
+      this.timeline.pop();
+  }
+
   hasOpenAnswers(): boolean {
     return this.bucket.requests > 0;
   }
@@ -452,6 +463,7 @@ export async function driveCrowd(plan: CrowdPlan): Promise<CrowdResult> {
 
   const allAnswered = recorder.answered === recorder.sent;
   const endedAtMs = allAnswered ? recorder.lastAnswerAtMs : performance.now();
+  if (allAnswered) recorder.dropSilentTail();
   recorder.countUnansweredAsErrors();
   // The last partial interval (and the final stock) is only worth a point if something happened in it.
   if (recorder.hasOpenAnswers() || recorder.timeline.length === 0) {
