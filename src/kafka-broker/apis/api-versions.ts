@@ -1,7 +1,6 @@
 import { ErrorCode } from '../protocol/error-codes';
 import { Writer } from '../protocol/writer';
-import type { ApiHandler } from './types';
-import { NO_THROTTLE } from './types';
+import { NO_THROTTLE, type ApiHandler } from './types';
 
 type ApiRange = Pick<ApiHandler, 'apiKey' | 'minVersion' | 'maxVersion'>;
 

@@ -1,8 +1,7 @@
 import { ErrorCode } from '../protocol/error-codes';
 import type { Reader } from '../protocol/reader';
 import { Writer } from '../protocol/writer';
-import type { ApiHandler, BrokerContext } from './types';
-import { NO_THROTTLE } from './types';
+import { NO_THROTTLE, type ApiHandler, type BrokerContext } from './types';
 
 interface PartitionRequest {
   topic: string;

@@ -1,7 +1,5 @@
 import { ErrorCode } from '../protocol/error-codes';
-import { Writer } from '../protocol/writer';
-import type { ApiHandler } from './types';
-import { NO_THROTTLE } from './types';
+import { newResponse, type ApiHandler } from './types';
 
 /** FindCoordinator (10): this node coordinates every group. */
 export const findCoordinatorApi: ApiHandler = {
@@ -12,8 +10,7 @@ export const findCoordinatorApi: ApiHandler = {
   handle({ version, body }, broker) {
     body.string(); // key
     if (version >= 1) body.int8(); // key type
-    const writer = new Writer();
-    if (version >= 1) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 1);
     writer.int16(ErrorCode.NONE);
     if (version >= 1) writer.nullableString(null);
     return writer.int32(broker.nodeId).string(broker.advertisedHost).int32(broker.advertisedPort);

@@ -1,7 +1,5 @@
 import { ErrorCode } from '../protocol/error-codes';
-import { Writer } from '../protocol/writer';
-import type { ApiHandler } from './types';
-import { NO_THROTTLE } from './types';
+import { newResponse, type ApiHandler } from './types';
 
 /** DescribeGroups (15): an unknown group is reported as Dead, without error, as Kafka does. */
 export const describeGroupsApi: ApiHandler = {
@@ -11,8 +9,7 @@ export const describeGroupsApi: ApiHandler = {
   maxVersion: 2,
   handle({ version, body }, broker) {
     const groupIds = body.array((item) => item.string());
-    const writer = new Writer();
-    if (version >= 1) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 1);
     return writer.array(groupIds, (item, groupId) => {
       const group = broker.groups.find(groupId);
       item
@@ -39,8 +36,7 @@ export const listGroupsApi: ApiHandler = {
       ...broker.groups.list().map((group) => group.groupId),
       ...broker.offsets.groupIds(),
     ]);
-    const writer = new Writer();
-    if (version >= 1) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 1);
     writer.int16(ErrorCode.NONE);
     return writer.array([...groupIds], (item, groupId) =>
       item.string(groupId).string(broker.groups.find(groupId)?.protocolType || 'consumer'),

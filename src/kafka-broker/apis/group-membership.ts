@@ -1,7 +1,5 @@
 import { ErrorCode } from '../protocol/error-codes';
-import { Writer } from '../protocol/writer';
-import type { ApiHandler } from './types';
-import { NO_THROTTLE } from './types';
+import { newResponse, type ApiHandler } from './types';
 
 /** JoinGroup (11): parked until every member has (re)joined or the rebalance timeout passes. */
 export const joinGroupApi: ApiHandler = {
@@ -26,8 +24,7 @@ export const joinGroupApi: ApiHandler = {
       protocolType,
       protocols,
     });
-    const writer = new Writer();
-    if (version >= 2) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 2);
     writer.int16(result.errorCode).int32(result.generationId).string(result.protocolName);
     writer.string(result.leaderId).string(result.memberId);
     return writer.array(result.members, (item, member) => {
@@ -54,8 +51,7 @@ export const syncGroupApi: ApiHandler = {
     const result = group
       ? await group.sync(generationId, memberId, assignments)
       : { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, assignment: Buffer.alloc(0) };
-    const writer = new Writer();
-    if (version >= 1) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 1);
     return writer.int16(result.errorCode).bytes(result.assignment);
   },
 };
@@ -73,8 +69,7 @@ export const heartbeatApi: ApiHandler = {
     if (version >= 3) body.nullableString(); // group instance id
     const errorCode =
       broker.groups.find(groupId)?.heartbeat(generationId, memberId) ?? ErrorCode.UNKNOWN_MEMBER_ID;
-    const writer = new Writer();
-    if (version >= 1) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 1);
     return writer.int16(errorCode);
   },
 };
@@ -96,8 +91,7 @@ export const leaveGroupApi: ApiHandler = {
       ...member,
       errorCode: group?.leave(member.memberId) ?? ErrorCode.UNKNOWN_MEMBER_ID,
     }));
-    const writer = new Writer();
-    if (version >= 1) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 1);
     if (version < 3) return writer.int16(results[0].errorCode);
     writer.int16(ErrorCode.NONE);
     return writer.array(results, (item, result) =>

@@ -1,7 +1,6 @@
 import { ErrorCode } from '../protocol/error-codes';
 import { Writer } from '../protocol/writer';
-import type { ApiHandler } from './types';
-import { NO_THROTTLE } from './types';
+import { NO_THROTTLE, type ApiHandler } from './types';
 
 /** InitProducerId (22): ids for idempotent producers; transactions are refused with a non-retriable error. */
 export const initProducerIdApi: ApiHandler = {

@@ -1,7 +1,5 @@
 import { ErrorCode } from '../protocol/error-codes';
-import { Writer } from '../protocol/writer';
-import type { ApiHandler, BrokerContext } from './types';
-import { NO_THROTTLE } from './types';
+import { newResponse, type ApiHandler, type BrokerContext } from './types';
 
 const LATEST = -1;
 const EARLIEST = -2;
@@ -27,8 +25,7 @@ export const listOffsetsApi: ApiHandler = {
       name: topic.string(),
       partitions: topic.array((entry) => ({ partition: entry.int32(), timestamp: entry.int64() })),
     }));
-    const writer = new Writer();
-    if (version >= 2) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 2);
     return writer.array(topics, (topic, { name, partitions }) =>
       topic.string(name).array(partitions, (entry, { partition, timestamp }) => {
         const { errorCode, offset } = lookUp(broker, name, partition, timestamp);

@@ -1,9 +1,7 @@
 import { isValidTopicName } from '../log/topic-store';
 import { ErrorCode } from '../protocol/error-codes';
 import type { Reader } from '../protocol/reader';
-import { Writer } from '../protocol/writer';
-import type { ApiHandler, BrokerContext } from './types';
-import { NO_THROTTLE } from './types';
+import { newResponse, type ApiHandler, type BrokerContext } from './types';
 
 function requestedTopics(body: Reader, version: number, broker: BrokerContext): string[] {
   // v0 says "all topics" with an empty array, v1+ with a null one.
@@ -32,8 +30,7 @@ export const metadataApi: ApiHandler = {
     const topics = requestedTopics(body, version, broker);
     // Before v4 the flag does not exist and Kafka auto-creates.
     const allowAutoCreate = version >= 4 ? body.bool() : true;
-    const writer = new Writer();
-    if (version >= 3) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 3);
     writer.array([broker.nodeId], (item, nodeId) => {
       item.int32(nodeId).string(broker.advertisedHost).int32(broker.advertisedPort);
       if (version >= 1) item.nullableString(null); // rack

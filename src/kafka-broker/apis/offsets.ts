@@ -1,8 +1,6 @@
 import type { CommittedOffset } from '../log/offset-store';
 import { ErrorCode } from '../protocol/error-codes';
-import { Writer } from '../protocol/writer';
-import type { ApiHandler } from './types';
-import { NO_THROTTLE } from './types';
+import { newResponse, type ApiHandler } from './types';
 
 const NO_OFFSET = -1;
 
@@ -36,8 +34,7 @@ export const offsetCommitApi: ApiHandler = {
         .map((entry) => ({ ...entry, topic: name })),
     );
     await broker.offsets.commit(groupId, accepted);
-    const writer = new Writer();
-    if (version >= 3) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 3);
     return writer.array(topics, (topic, { name, partitions }) =>
       topic
         .string(name)
@@ -66,8 +63,7 @@ export const offsetFetchApi: ApiHandler = {
         name,
         partitions: committed.filter((entry) => entry.topic === name).map((entry) => entry.partition),
       }));
-    const writer = new Writer();
-    if (version >= 3) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 3);
     writer.array(topics, (topic, { name, partitions }) =>
       topic.string(name).array(partitions, (entry, partition) => {
         const stored = broker.offsets.get(groupId, name, partition);

@@ -1,8 +1,7 @@
 import { ErrorCode } from '../protocol/error-codes';
 import { InvalidBatchError, splitAndValidateBatches } from '../protocol/record-batch';
 import { Writer } from '../protocol/writer';
-import type { ApiHandler, BrokerContext } from './types';
-import { NO_THROTTLE } from './types';
+import { NO_THROTTLE, type ApiHandler, type BrokerContext } from './types';
 
 const NO_LOG_APPEND_TIME = -1; // batches keep CreateTime
 const ACKS_NONE = 0;

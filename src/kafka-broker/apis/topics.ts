@@ -1,8 +1,6 @@
 import { isValidTopicName } from '../log/topic-store';
 import { ErrorCode } from '../protocol/error-codes';
-import { Writer } from '../protocol/writer';
-import type { ApiHandler, BrokerContext } from './types';
-import { NO_THROTTLE } from './types';
+import { newResponse, type ApiHandler, type BrokerContext } from './types';
 
 /** -1 asks for the broker default (CreateTopics v4; kafkajs sends it at any version). */
 const BROKER_DEFAULT = -1;
@@ -41,8 +39,7 @@ export const createTopicsApi: ApiHandler = {
     });
     body.int32(); // timeout: creation is immediate
     const validateOnly = version >= 1 && body.bool();
-    const writer = new Writer();
-    if (version >= 2) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 2);
     writer.array(topics, (item, topic) => {
       const errorCode = creationError(broker, topic);
       if (!errorCode && !validateOnly) {
@@ -72,8 +69,7 @@ export const deleteTopicsApi: ApiHandler = {
         return { name, errorCode: ErrorCode.NONE };
       }),
     );
-    const writer = new Writer();
-    if (version >= 1) writer.int32(NO_THROTTLE);
+    const writer = newResponse(version, 1);
     return writer.array(results, (item, result) => item.string(result.name).int16(result.errorCode));
   },
 };

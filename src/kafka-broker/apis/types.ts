@@ -4,7 +4,7 @@ import type { AppendNotifier } from '../log/append-notifier';
 import type { OffsetStore } from '../log/offset-store';
 import type { TopicStore } from '../log/topic-store';
 import type { Reader } from '../protocol/reader';
-import type { Writer } from '../protocol/writer';
+import { Writer } from '../protocol/writer';
 
 /** Everything the API handlers share: this broker's identity, settings and state. */
 export interface BrokerContext {
@@ -48,3 +48,9 @@ export interface ApiHandler {
 
 /** Every response of the advertised versions carries throttle_time_ms; this broker never throttles. */
 export const NO_THROTTLE = 0;
+
+/** A response writer, starting with throttle_time_ms (always 0) from the version that has it. */
+export function newResponse(version: number, firstVersionWithThrottle: number): Writer {
+  const writer = new Writer();
+  return version >= firstVersionWithThrottle ? writer.int32(NO_THROTTLE) : writer;
+}
