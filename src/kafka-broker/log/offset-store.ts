@@ -10,31 +10,40 @@ export interface CommittedOffset {
   metadata: string | null;
 }
 
+const DEFAULT_COMPACT_AFTER_BYTES = 16 * 1024 * 1024;
+
 /** One line of the offsets journal: a commit, or the removal of a deleted topic's offsets. */
 type JournalLine =
   | { group: string; topic: string; partition: number; offset: number; metadata: string | null }
   | { deletedTopic: string };
 
 /**
- * Committed group offsets, kept in memory and journaled as JSON lines. The journal is compacted on start-up,
- * which also drops a torn last line.
+ * Committed group offsets, kept in memory and journaled as JSON lines. The journal is compacted on start-up (which
+ * also drops a torn last line) and whenever it outgrows `compactAfterBytes`.
  */
 export class OffsetStore {
   /** group -> topic -> partition -> offset */
   private readonly groups = new Map<string, Map<string, Map<number, CommittedOffset>>>();
-  private readonly journal: AppendFile;
+  private journal: AppendFile;
 
   constructor(
     private readonly journalPath: string,
-    fsync: FsyncPolicy,
-    fsyncIntervalMs: number,
+    private readonly fsync: FsyncPolicy,
+    private readonly fsyncIntervalMs: number,
     logger: Logger,
+    /** kafkajs commits after every batch: past this size the journal is rewritten as a snapshot. */
+    private readonly compactAfterBytes = DEFAULT_COMPACT_AFTER_BYTES,
   ) {
     const skipped = this.replay();
     if (skipped > 0)
       logger.warn({ path: journalPath, skipped }, 'kafka-broker: skipped unreadable offset journal lines');
+    this.journal = this.startJournal();
+  }
+
+  /** Snapshots the live offsets into a fresh journal file and opens it for appends. */
+  private startJournal(): AppendFile {
     this.compact();
-    this.journal = new AppendFile(journalPath, fsync, fsyncIntervalMs);
+    return new AppendFile(this.journalPath, this.fsync, this.fsyncIntervalMs);
   }
 
   private replay(): number {
@@ -72,12 +81,24 @@ export class OffsetStore {
     this.groups.set(group, topics);
   }
 
+  /**
+   * Applied in memory first, so that a compaction snapshot includes commits still being written; readers may
+   * thus see a commit just before it is acknowledged.
+   */
   private async write(lines: JournalLine[]): Promise<void> {
-    await this.journal.append(Buffer.from(lines.map((line) => JSON.stringify(line) + '\n').join(''))).durable;
     lines.forEach((line) => this.apply(line));
+    if (this.journal.size < this.compactAfterBytes) {
+      await this.journal.append(Buffer.from(lines.map((line) => JSON.stringify(line) + '\n').join('')))
+        .durable;
+      return;
+    }
+    // The snapshot is synced before it replaces the journal, so it makes these lines durable too.
+    const previous = this.journal;
+    this.journal = this.startJournal();
+    await previous.close();
   }
 
-  /** Resolves once the commit is durable per the fsync policy; readers see it from then on. */
+  /** Resolves once the commit is durable per the fsync policy. */
   commit(group: string, offsets: CommittedOffset[]): Promise<void> {
     return this.write(offsets.map((entry) => ({ group, ...entry })));
   }
