@@ -113,25 +113,33 @@ function batchWithCodec(codec: number, producer = { id: -1, sequence: -1 }): Buf
   return batch;
 }
 
-/** Produce v3 of one batch to partition 0 of `topic` over a raw socket; resolves with error code and base offset. */
-function rawProduce(
-  port: number,
-  topic: string,
-  batch: Buffer,
-): Promise<{ errorCode: number; baseOffset: number }> {
+/** A Produce v3 request (correlation id 7) of one batch to partition 0 of `topic`. */
+function produceFrame(topic: string, batch: Buffer, acks = -1): Buffer {
   const topicBytes = Buffer.from(topic);
   const body = Buffer.concat([
     Buffer.from([0, 0, 0, 3, 0, 0, 0, 7, 0, 0]), // Produce v3, correlation id 7, empty client id
-    Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0x13, 0x88]), // null transactional id, acks -1, timeout 5000
+    Buffer.from([0xff, 0xff, 0, 0, 0, 0, 0x13, 0x88]), // null transactional id, acks (set below), timeout 5000
     Buffer.from([0, 0, 0, 1, 0, topicBytes.length]),
     topicBytes,
     Buffer.from([0, 0, 0, 1, 0, 0, 0, 0]), // one partition: 0
     Buffer.from([0, 0, 0, 0]),
     batch,
   ]);
+  body.writeInt16BE(acks, 12); // after the 10-byte header and the 2-byte null transactional id
   body.writeInt32BE(batch.length, body.length - batch.length - 4);
   const frame = Buffer.concat([Buffer.alloc(4), body]);
   frame.writeInt32BE(body.length, 0);
+  return frame;
+}
+
+/** Produces one batch over a raw socket; resolves with the partition's error code and base offset. */
+function rawProduce(
+  port: number,
+  topic: string,
+  batch: Buffer,
+): Promise<{ errorCode: number; baseOffset: number }> {
+  const topicBytes = Buffer.from(topic);
+  const frame = produceFrame(topic, batch);
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1', () => socket.write(frame));
     let response = Buffer.alloc(0);
@@ -182,4 +190,27 @@ test('an idempotent producer resending its last batch gets the original offset; 
     return result;
   })();
   expect(offsets[0].high).toBe(String(second.baseOffset + 1)); // the duplicate was not appended
+});
+
+test('acks=0 produce gets no response at all, and its batch is appended', async () => {
+  await producer.send({ topic: 'fire-and-forget', messages: [{ value: 'creates the topic' }] });
+  const apiVersions = Buffer.from([0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 9, 0, 0]); // ApiVersions v0, correlation id 9
+  const firstResponse = await new Promise<Buffer>((resolve, reject) => {
+    const socket = net.connect(test_.broker.port, '127.0.0.1', () =>
+      socket.write(Buffer.concat([produceFrame('fire-and-forget', batchWithCodec(0), 0), apiVersions])),
+    );
+    socket.once('data', (chunk) => {
+      socket.destroy();
+      resolve(chunk);
+    });
+    socket.on('error', reject);
+  });
+  expect(firstResponse.readInt32BE(4)).toBe(9); // the ApiVersions answer comes first: Produce got none
+  const admin = test_.kafka.admin();
+  await admin.connect();
+  await waitFor(
+    async () => (await admin.fetchTopicOffsets('fire-and-forget'))[0].high === '2',
+    'the acks=0 batch',
+  );
+  await admin.disconnect();
 });
