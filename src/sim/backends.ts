@@ -69,8 +69,7 @@ async function startPrivateRedis(): Promise<{ url: string; process: ChildProcess
   return { url: `redis://127.0.0.1:${port}`, process: child };
 }
 
-/** A fresh database for this run on a reachable server, so reports never mix with earlier runs. */
-async function freshDatabase(serverUrl: string, name: string): Promise<string> {
+async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   const admin = new Client({ connectionString: `${serverUrl}/postgres` });
   await admin.connect();
   try {
@@ -78,9 +77,6 @@ async function freshDatabase(serverUrl: string, name: string): Promise<string> {
   } finally {
     await admin.end();
   }
-  const url = `${serverUrl}/${name}`;
-  await applyMigrations(url);
-  return url;
 }
 
 export async function startSimBackends(env: NodeJS.ProcessEnv): Promise<SimBackends> {
@@ -98,7 +94,7 @@ export async function startSimBackends(env: NodeJS.ProcessEnv): Promise<SimBacke
       result.describe.redis = `configured ${env.REDIS_URL}`;
     } else {
       const redis = await startPrivateRedis();
-      stops.push(() => void redis.process.kill('SIGTERM'));
+      stops.push(() => stopProcess(redis.process));
       result.env.REDIS_URL = redis.url;
       result.describe.redis = `private redis-server ${redis.url}${env.REDIS_URL ? ' (REDIS_URL unreachable)' : ''}`;
     }
@@ -108,14 +104,21 @@ export async function startSimBackends(env: NodeJS.ProcessEnv): Promise<SimBacke
       result.env.DATABASE_URL = env.DATABASE_URL;
       result.describe.postgres = `configured ${new URL(env.DATABASE_URL).host}`;
     } else if (!env.DATABASE_URL && (await urlReachable(LOCAL_POSTGRES))) {
-      result.env.DATABASE_URL = await freshDatabase(LOCAL_POSTGRES, 'seckill_sim');
-      result.describe.postgres = 'PostgreSQL on 127.0.0.1:5432 (fresh database seckill_sim)';
+      // A database of this run's own: reports never mix with earlier runs, and runs side by side do not clash.
+      const name = `seckill_sim_${process.pid}`;
+      await dropDatabase(LOCAL_POSTGRES, name);
+      stops.push(() => dropDatabase(LOCAL_POSTGRES, name));
+      result.env.DATABASE_URL = `${LOCAL_POSTGRES}/${name}`;
+      await applyMigrations(result.env.DATABASE_URL);
+      result.describe.postgres = `PostgreSQL on 127.0.0.1:5432 (fresh database ${name})`;
     } else {
       const embedded = await startEmbeddedPostgres();
       stops.push(() => embedded.stop());
       await applyMigrations(embedded.url);
       result.env.DATABASE_URL = embedded.url;
-      result.env.DATABASE_POOL_SIZE = '4';
+      // pglite-socket multiplexes every connection onto one PGlite session, so concurrent extended-protocol
+      // queries from two connections clash ("portal does not exist"): one connection only.
+      result.env.DATABASE_POOL_SIZE = '1';
       result.describe.postgres =
         'PGlite (embedded, in memory, one transaction at a time: not for throughput)';
     }
