@@ -69,6 +69,14 @@ async function startPrivateRedis(): Promise<{ url: string; process: ChildProcess
   return { url: `redis://127.0.0.1:${port}`, process: child };
 }
 
+function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
 async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   const admin = new Client({ connectionString: `${serverUrl}/postgres` });
   await admin.connect();
