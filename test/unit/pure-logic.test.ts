@@ -1,0 +1,99 @@
+// Pure logic: no services.
+import { ConfigError, loadConfig } from '../../src/config';
+import { reconcile } from '../../src/metrics/reconciliation';
+import { saleWindow } from '../../src/orders/sales';
+import { splitIntoSegments } from '../../src/stock/redis-segments';
+import { parseReservation, reservationOf } from '../../src/stock/reservation';
+import { SoldOutMemory } from '../../src/stock/sold-out-memory';
+
+describe('splitIntoSegments', () => {
+  test.each([
+    [50, 8, [7, 7, 6, 6, 6, 6, 6, 6]],
+    [3, 5, [1, 1, 1, 0, 0]],
+    [16, 4, [4, 4, 4, 4]],
+  ])('%i units in %i segments', (stock, segments, expected) => {
+    const split = splitIntoSegments(stock, segments);
+    expect(split).toEqual(expected);
+    expect(split.reduce((a, b) => a + b, 0)).toBe(stock);
+  });
+});
+
+describe('reconcile (design.md definitions)', () => {
+  const facts = {
+    initialStock: 50,
+    redisRemaining: 0,
+    activeOrders: 50,
+    paidOrders: 10,
+    cancelledOrders: 0,
+    dbStock: 0,
+    multiHolders: 0,
+  };
+
+  test('a balanced sale', () => {
+    expect(reconcile(facts)).toEqual({ oversell: 0, undersell: 0, dbDrift: 0 });
+  });
+  test('more active orders than stock, and users holding two orders, are oversell', () => {
+    expect(reconcile({ ...facts, activeOrders: 53, multiHolders: 2 }).oversell).toBe(5);
+  });
+  test('units neither ordered nor in Redis are undersell; phantom stock is negative undersell', () => {
+    expect(reconcile({ ...facts, activeOrders: 45, redisRemaining: 2 }).undersell).toBe(3);
+    expect(reconcile({ ...facts, activeOrders: 50, redisRemaining: 4 }).undersell).toBe(-4);
+  });
+  test('database stock off the orders is drift', () => {
+    expect(reconcile({ ...facts, dbStock: 1 }).dbDrift).toBe(1);
+    expect(reconcile({ ...facts, activeOrders: 40, redisRemaining: 10, dbStock: 10 }).dbDrift).toBe(0);
+  });
+});
+
+describe('saleWindow', () => {
+  const now = new Date('2030-01-01T12:00:00Z');
+  test.each([
+    [null, null, 'open'],
+    [new Date('2030-01-01T13:00:00Z'), null, 'not_started'],
+    [null, new Date('2030-01-01T12:00:00Z'), 'ended'],
+    [new Date('2030-01-01T11:00:00Z'), new Date('2030-01-01T13:00:00Z'), 'open'],
+  ])('startsAt %s endsAt %s → %s', (startsAt, endsAt, expected) => {
+    expect(saleWindow({ startsAt, endsAt }, now)).toBe(expected);
+  });
+});
+
+test('a reservation names its order and buyer', () => {
+  expect(parseReservation(reservationOf('123', 'user_1-x'))).toEqual({ orderId: '123', userId: 'user_1-x' });
+});
+
+test('sold-out memory forgets after its TTL', async () => {
+  const memory = new SoldOutMemory(30);
+  expect(memory.soldOut('1')).toBeUndefined();
+  memory.markSoldOut('1');
+  memory.markSegmentEmpty('1', 3);
+  expect(memory.soldOut('1')).toBe(true);
+  expect([...memory.emptySegments('1')]).toEqual([3]);
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  expect(memory.soldOut('1')).toBeUndefined();
+  memory.markOnSale('1');
+  expect(memory.emptySegments('1').size).toBe(0);
+});
+
+describe('loadConfig', () => {
+  test('defaults follow the contract', () => {
+    const config = loadConfig({});
+    expect(config.http).toMatchObject({ host: '127.0.0.1', port: 3000, maxBodyBytes: 8192 });
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/seckill');
+    expect(config.kafka.brokers).toBeUndefined();
+    expect(config.adminToken).toBeUndefined();
+    expect(config.stock.strategy).toBe('segmented-lock');
+  });
+  test('KAFKA_BROKERS is a comma list', () => {
+    expect(loadConfig({ KAFKA_BROKERS: 'a:9092, b:9092' }).kafka.brokers).toEqual(['a:9092', 'b:9092']);
+  });
+  test.each([
+    [{ PORT: 'x' }, 'PORT'],
+    [{ STOCK_STRATEGY: 'yolo' }, 'STOCK_STRATEGY'],
+    [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
+  ])('rejects %j naming %s', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(name);
+  });
+});
