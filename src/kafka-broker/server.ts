@@ -32,6 +32,10 @@ export class BrokerServer {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        // Later errors (e.g. EMFILE on accept) must not crash the process.
+        this.server.on('error', (error) =>
+          this.broker.logger.error({ err: error }, 'kafka-broker: listener error'),
+        );
         resolve(this.server.address() as net.AddressInfo);
       });
     });
