@@ -15,24 +15,23 @@ export const offsetCommitApi: ApiHandler = {
     const generationId = body.int32();
     const memberId = body.string();
     if (version <= 4) body.int64(); // retention time: offsets never expire here
-    const topics = body.array((topic) => ({
-      name: topic.string(),
-      partitions: topic.array((entry) => ({
-        topic: '',
+    const topics = body.array((topic) => {
+      const name = topic.string();
+      const partitions = topic.array((entry): CommittedOffset => ({
+        topic: name,
         partition: entry.int32(),
         offset: entry.int64(),
         metadata: entry.nullableString(),
-      })),
-    }));
+      }));
+      return { name, partitions };
+    });
     const groupError = broker.groups.group(groupId).commitCheck(generationId, memberId);
     const errorOf = (topic: string, partition: number): number =>
       groupError ||
       (broker.topics.partition(topic, partition) ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    const accepted: CommittedOffset[] = topics.flatMap(({ name, partitions }) =>
-      partitions
-        .filter(({ partition }) => !errorOf(name, partition))
-        .map((entry) => ({ ...entry, topic: name })),
-    );
+    const accepted = topics
+      .flatMap(({ partitions }) => partitions)
+      .filter(({ topic, partition }) => !errorOf(topic, partition));
     await broker.offsets.commit(groupId, accepted);
     const writer = newResponse(version, 3);
     return writer.array(topics, (topic, { name, partitions }) =>
