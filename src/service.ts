@@ -67,8 +67,8 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     relay?: OutboxRelay;
     consumer?: InventoryConsumer;
     workers: Worker[];
-    timers: NodeJS.Timeout[];
-  } = { workers: [], timers: [] };
+    stopSweeps?: () => Promise<void>;
+  } = { workers: [] };
 
   const purchase: PlaceOrderDeps = {
     sales,
@@ -138,19 +138,11 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
       ),
     );
     const sweep = async () => {
-      await sweepStaleReservations({
-        db,
-        redis,
-        sales,
-        strategies,
-        buyers,
-        graceMs: config.stock.reservationGraceMs,
-      });
+      const graceMs = config.stock.reservationGraceMs;
+      await sweepStaleReservations({ db, redis, sales, strategies, buyers, graceMs });
       await payments.expireOverdue(config.sweepIntervalMs);
     };
-    running.timers.push(
-      setInterval(() => sweep().catch((err) => log.warn({ err }, 'sweep failed')), config.sweepIntervalMs),
-    );
+    running.stopSweeps = repeatUntilStopped(config.sweepIntervalMs, sweep, log);
   }
 
   async function listen(): Promise<string> {
@@ -201,6 +193,8 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     adminToken,
     running,
     stats,
+    /** Reaches Kafka (starting the embedded broker when none is configured) and creates the topics. */
+    connectKafka,
     /** Starts the roles; returns the HTTP address when the api role runs. */
     async start(roles: readonly Role[]): Promise<{ url?: string; brokers?: string[] }> {
       const kafka = roles.some((role) => role !== 'worker') ? await connectKafka() : undefined;
@@ -217,7 +211,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
         running.server.close(() => resolve());
         running.server.closeIdleConnections(); // keep-alive sockets with no request in flight
       });
-      running.timers.forEach(clearInterval);
+      await running.stopSweeps?.();
       await running.relay?.stop();
       await running.consumer?.stop();
       await Promise.allSettled(running.workers.map((worker) => worker.close()));
@@ -226,6 +220,28 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
       await running.broker?.stop();
       await Promise.allSettled([db.$disconnect(), redis.quit()]);
     },
+  };
+}
+
+/**
+ * Runs `work` every `intervalMs`, never two at once (a slow sweep must not overlap the next); the returned stop
+ * waits for the run in progress, so connections are not closed under it.
+ */
+function repeatUntilStopped(intervalMs: number, work: () => Promise<void>, log: Logger): () => Promise<void> {
+  let stopped = false;
+  let current: Promise<void> = Promise.resolve();
+  let timer = setTimeout(run, intervalMs);
+  function run() {
+    current = work()
+      .catch((err) => log.warn({ err }, 'sweep failed'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(run, intervalMs);
+      });
+  }
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await current;
   };
 }
 

@@ -1,6 +1,7 @@
 // BullMQ queues and workers. Every queue and worker gets its own Redis connection: workers block on Redis and need
-// `maxRetriesPerRequest: null`. BullMQ does not close a connection it was handed, so close() here does both.
+// `maxRetriesPerRequest: null`. BullMQ does not close a connection it was handed, so these classes close their own.
 import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { createRedis } from './redis';
 
 export const QUEUES = {
@@ -8,19 +9,22 @@ export const QUEUES = {
   cacheSecondDelete: 'cache-second-delete',
 } as const;
 
-export interface Closable {
-  close(): Promise<void>;
+class OwnConnectionQueue extends Queue {
+  constructor(
+    name: string,
+    private readonly ownConnection: Redis,
+  ) {
+    super(name, { connection: ownConnection });
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    await this.ownConnection.quit();
+  }
 }
 
-export function createQueue(redisUrl: string, name: string): Queue & Closable {
-  const connection = createRedis(redisUrl, { forBlockingWorker: true });
-  const queue = new Queue(name, { connection });
-  const closeQueue = queue.close.bind(queue);
-  queue.close = async () => {
-    await closeQueue();
-    await connection.quit();
-  };
-  return queue;
+export function createQueue(redisUrl: string, name: string): Queue {
+  return new OwnConnectionQueue(name, createRedis(redisUrl, { forBlockingWorker: true }));
 }
 
 export function createWorker<T>(

@@ -45,7 +45,7 @@ export async function simulate(
     MAX_IN_FLIGHT: '0',
     SWEEP_INTERVAL_MS: String(Math.min(1000, options.paymentTimeoutMs)),
   });
-  const service = buildService(config, { log: createLogger(config.logLevel, 'sim') });
+  const service = buildService(config, { log: createLogger(config.logLevel, 'sim', 'stderr') });
   try {
     const { url } = await service.start(ROLES);
     const runs: RunReport[] = [];
@@ -135,6 +135,8 @@ async function runOne(
   };
 }
 
+const PAYMENT_CONCURRENCY = 32;
+
 /**
  * Pays a deterministic share of the orders (by a hash of the order's user), the rest are left to expire. Runs while
  * the crowd is still buying so that payments land inside the payment window, as real buyers' would.
@@ -157,13 +159,18 @@ class Payer {
         where: { itemId: BigInt(itemId), status: 'PENDING_PAYMENT' },
         select: { id: true, userId: true },
       });
-      for (const order of pending) {
-        const id = order.id.toString();
-        if (this.seen.has(id)) continue;
-        this.seen.add(id);
-        if (shareOf(`${this.seed}:${order.userId}`) < this.payRatio) {
-          await this.service.payments.pay(id, order.userId).catch(() => undefined); // lost the race to expiry
-        }
+      const fresh = pending.filter((order) => !this.seen.has(order.id.toString()));
+      fresh.forEach((order) => this.seen.add(order.id.toString()));
+      const payers = fresh.filter((order) => shareOf(`${this.seed}:${order.userId}`) < this.payRatio);
+      // Buyers pay side by side, as real ones would; one at a time would let most windows close first.
+      for (let i = 0; i < payers.length; i += PAYMENT_CONCURRENCY) {
+        await Promise.all(
+          payers
+            .slice(i, i + PAYMENT_CONCURRENCY)
+            .map((order) =>
+              this.service.payments.pay(order.id.toString(), order.userId).catch(() => undefined),
+            ),
+        );
       }
     } finally {
       this.busy = false;
@@ -180,19 +187,23 @@ function shareOf(text: string): number {
 
 /**
  * Quiescence: every order is paid or expired (when the payment window is short enough to wait for), the outbox is
- * empty and the consumer has applied everything it was sent.
+ * empty, the consumer has applied everything it was sent, and two snapshots in a row agree (one snapshot alone can
+ * be torn: an expiry may land between its queries).
  */
 async function waitForQuiescence(service: Service, itemId: string, options: SimOptions): Promise<ItemStats> {
   const waitForExpiry = options.paymentTimeoutMs <= 60_000;
   const deadline = Date.now() + options.drainTimeoutMs + (waitForExpiry ? options.paymentTimeoutMs : 0);
+  let previous = '';
   for (;;) {
-    const stats = (await service.stats()).find((item) => item.itemId === itemId)!;
     const pendingPayment = waitForExpiry
       ? await service.db.order.count({ where: { itemId: BigInt(itemId), status: 'PENDING_PAYMENT' } })
       : 0;
+    const stats = (await service.stats()).find((item) => item.itemId === itemId)!;
     const quiet = pendingPayment === 0 && stats.outboxPending === 0 && stats.consumerLag === 0;
-    if (quiet || Date.now() > deadline) return stats;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const snapshot = JSON.stringify(stats);
+    if ((quiet && snapshot === previous) || Date.now() > deadline) return stats;
+    previous = quiet ? snapshot : '';
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
