@@ -90,6 +90,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
       metrics.oversell.set({ item: item.itemId }, item.oversell);
       metrics.undersell.set({ item: item.itemId }, item.undersell);
     }
+    metrics.outboxPending.set(items.reduce((sum, item) => sum + item.outboxPending, 0));
     return items;
   };
 

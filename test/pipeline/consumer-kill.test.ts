@@ -60,6 +60,7 @@ test('SIGKILL mid-stream, restart: every order deducted exactly once', async () 
     expect(atKill).toBeLessThan(400);
   } finally {
     consumer.kill('SIGTERM');
-    await new Promise((resolve) => consumer.once('exit', resolve));
+    const exitCode = await new Promise((resolve) => consumer.once('exit', resolve));
+    expect(exitCode).toBe(0); // drained and closed, not killed
   }
 });

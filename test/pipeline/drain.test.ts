@@ -45,6 +45,26 @@ test('100 units to 300 concurrent buyers, then drain: stock 0, 100 messages appl
   expect(await stack.service.db.outboxMessage.count({ where: { status: 'PENDING' } })).toBe(0);
 });
 
+test('GET /metrics exposes the pipeline in Prometheus text format', async () => {
+  const res = await fetch(`${stack.url}/metrics`);
+  expect(res.headers.get('content-type')).toContain('text/plain');
+  const text = await res.text();
+  for (const line of [
+    /^seckill_requests_total\{outcome="ordered"\} [1-9]/m,
+    /^seckill_request_duration_seconds_bucket\{le="0.005",outcome="ordered"\} \d+/m,
+    /^seckill_stock_segment_attempts_total\{result="taken"\} [1-9]/m,
+    /^seckill_orders_created_total [1-9]/m,
+    /^seckill_outbox_pending 0$/m,
+    /^seckill_relay_published_total [1-9]/m,
+    /^seckill_consumer_processed_total\{result="applied"\} [1-9]/m,
+    /^seckill_cache_deletes_total\{phase="first"\} [1-9]/m,
+    /^seckill_oversell\{item="1"\} 0$/m,
+    /^seckill_undersell\{item="1"\} 0$/m,
+  ]) {
+    expect(text).toMatch(line);
+  }
+});
+
 test('every message delivered twice: the second pass changes no stock', async () => {
   const { itemId } = await stack.createSale({ name: 'twice', stock: 20, segments: 4 });
   await Promise.all(
