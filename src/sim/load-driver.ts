@@ -193,7 +193,7 @@ export function classifyAnswer(statusCode: number, body: string): ClassifiedAnsw
 // ---------------------------------------------------------------------------------------------------------------
 // Measuring
 
-function emptyOutcomes(): OutcomeCounts {
+export function emptyOutcomes(): OutcomeCounts {
   return {
     ordered: 0,
     sold_out: 0,

@@ -5,6 +5,7 @@ import {
   buildCrowd,
   classifyAnswer,
   driveCrowd,
+  emptyOutcomes,
   formatProgress,
   type CrowdPlan,
   type CrowdProgress,
@@ -135,19 +136,6 @@ interface FakeShop {
   close: () => Promise<void>;
 }
 
-function emptyCounts(): OutcomeCounts {
-  return {
-    ordered: 0,
-    sold_out: 0,
-    duplicate: 0,
-    busy: 0,
-    rate_limited: 0,
-    not_started: 0,
-    ended: 0,
-    errors: 0,
-  };
-}
-
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let body = '';
@@ -166,7 +154,7 @@ function answer(res: ServerResponse, code: number, body: object): void {
 async function startFakeShop(initialStock: number, itemId: string): Promise<FakeShop> {
   const shop = {
     received: [] as string[],
-    counts: emptyCounts(),
+    counts: emptyOutcomes(),
     orders: new Map<string, string>(),
   };
   let stock = initialStock;
