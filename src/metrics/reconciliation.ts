@@ -67,9 +67,6 @@ export async function collectStats(
     db.outboxMessage.groupBy({ by: ['itemId'], where: { status: 'PENDING' }, _count: { _all: true } }),
     consumerLag(),
   ]);
-  const dbStock = new Map(
-    (await db.item.findMany({ select: { id: true, stock: true } })).map((i) => [i.id.toString(), i.stock]),
-  );
   const count = (itemId: string, status: string) =>
     statusCounts.find((row) => row.itemId.toString() === itemId && row.status === status)?._count._all ?? 0;
 
@@ -82,7 +79,7 @@ export async function collectStats(
         activeOrders: count(sale.itemId, 'PENDING_PAYMENT') + paidOrders,
         paidOrders,
         cancelledOrders: count(sale.itemId, 'CANCELLED'),
-        dbStock: dbStock.get(sale.itemId) ?? 0,
+        dbStock: sale.dbStock,
         multiHolders: Number(
           multiHolders.find((row) => row.item_id.toString() === sale.itemId)?.holders ?? 0,
         ),

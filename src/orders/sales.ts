@@ -107,8 +107,9 @@ export class Sales {
     return sale;
   }
 
-  async all(): Promise<Sale[]> {
+  /** Every sale, with the stock the inventory consumer has written to its row (D in the reconciliation). */
+  async all(): Promise<(Sale & { dbStock: number })[]> {
     const rows = await this.db.item.findMany({ orderBy: { id: 'asc' } });
-    return rows.map(toSale);
+    return rows.map((row) => ({ ...toSale(row), dbStock: row.stock }));
   }
 }
