@@ -10,11 +10,7 @@ export function createPrisma(databaseUrl: string, poolSize = 10): PrismaClient {
   return new PrismaClient({ adapter });
 }
 
-/** P2002 is Prisma's unique violation; with the pg adapter the constraint name sits under driverAdapterError. */
-export function isUniqueViolation(err: unknown, constraint?: string): boolean {
-  if (!(err instanceof Prisma.PrismaClientKnownRequestError) || err.code !== 'P2002') return false;
-  if (!constraint) return true;
-  const cause = (err.meta?.driverAdapterError as { cause?: { constraint?: unknown } } | undefined)?.cause;
-  const name = cause?.constraint;
-  return typeof name === 'string' ? name === constraint : JSON.stringify(cause ?? {}).includes(constraint);
+/** P2002 is Prisma's unique violation (with the pg adapter too). */
+export function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
 }

@@ -60,6 +60,16 @@ test('200 concurrent requests from one user for one item: exactly one order', as
   expect(await remainingInRedis(itemId, 4)).toBe(9);
 });
 
+test('Redis forgetting a buyer: the unique constraint still answers duplicate and the unit goes back', async () => {
+  const { itemId } = await stack.createSale({ name: 'forgetful', stock: 5, segments: 2 });
+  expect((await stack.post('/seckill', { userId: 'twice', itemId })).status).toBe(201);
+  await stack.service.redis.del(`sk:{i${itemId}}:buyers`);
+  const again = await stack.post('/seckill', { userId: 'twice', itemId });
+  expect([again.status, again.body]).toEqual([409, { status: 'duplicate' }]);
+  expect(await stack.service.db.order.count({ where: { itemId: BigInt(itemId) } })).toBe(1);
+  expect(await remainingInRedis(itemId, 2)).toBe(4);
+});
+
 test('every order carries its outbox message with the order, item, user and segment', async () => {
   const { itemId } = await stack.createSale({ name: 'outbox', stock: 3, segments: 2 });
   const res = await stack.post('/seckill', { userId: 'reader', itemId });
