@@ -44,9 +44,20 @@ const envSchema = z.object({
   RESERVATION_GRACE_MS: int(30_000, 1),
 
   PAYMENT_TIMEOUT_MS: int(15 * 60_000, 1),
-  ORDER_TX_TIMEOUT_MS: int(5_000, 100),
-  /** 0–1023: keeps order ids unique across processes. Unset: derived from the pid. */
+  /** Group commit: at most this many orders per transaction… */
+  ORDER_BATCH_MAX: int(256, 1).pipe(z.number().max(10_000)),
+  /** …collected for at most this long after the first one arrives. */
+  ORDER_BATCH_LINGER_MS: int(2, 0),
+  /** Orders waiting for a batch; beyond this a purchase is answered 503 busy at once. */
+  ORDER_QUEUE_MAX: int(4096, 1),
+  /** Batches committing at once; each holds one connection of the purchase path's own pool. */
+  ORDER_BATCH_CONCURRENCY: int(2, 1),
+  /** How long a commit whose reply was lost is chased (read back) before the sweeper is left to settle it. */
+  ORDER_RESOLVE_TIMEOUT_MS: int(10_000, 100),
+  /** 0–1023: keeps order ids unique across processes. Unset: leased from Redis (no two live processes share one). */
   WORKER_ID: z.coerce.number().int().min(0).max(1023).optional(),
+  /** Expiry jobs run at once; they use the general pool, never the purchase path's. */
+  EXPIRY_CONCURRENCY: int(4, 1),
   MAX_BODY_BYTES: int(8 * 1024, 64),
 
   RATE_LIMIT_USER_PER_SEC: int(5, 0),
@@ -87,7 +98,12 @@ export interface Config {
     soldOutRecheckMs: number;
     reservationGraceMs: number;
   };
-  orders: { paymentTimeoutMs: number; txTimeoutMs: number; workerId: number };
+  orders: {
+    paymentTimeoutMs: number;
+    workerId: number | undefined;
+    expiryConcurrency: number;
+    batch: { maxBatch: number; lingerMs: number; maxQueued: number; concurrency: number; resolveTimeoutMs: number };
+  };
   outbox: { batchSize: number; maxIdleMs: number; retentionMs: number };
   cache: { ttlMs: number; missingTtlMs: number; secondDeleteDelayMs: number };
   sweepIntervalMs: number;
@@ -130,8 +146,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     orders: {
       paymentTimeoutMs: e.PAYMENT_TIMEOUT_MS,
-      txTimeoutMs: e.ORDER_TX_TIMEOUT_MS,
-      workerId: e.WORKER_ID ?? process.pid % 1024,
+      workerId: e.WORKER_ID,
+      expiryConcurrency: e.EXPIRY_CONCURRENCY,
+      batch: {
+        maxBatch: e.ORDER_BATCH_MAX,
+        lingerMs: e.ORDER_BATCH_LINGER_MS,
+        maxQueued: e.ORDER_QUEUE_MAX,
+        concurrency: e.ORDER_BATCH_CONCURRENCY,
+        resolveTimeoutMs: e.ORDER_RESOLVE_TIMEOUT_MS,
+      },
     },
     outbox: {
       batchSize: e.OUTBOX_BATCH_SIZE,

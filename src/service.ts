@@ -15,17 +15,20 @@ import { createPrisma } from './infra/prisma';
 import { createQueue, createWorker, QUEUES } from './infra/queues';
 import { createRedis } from './infra/redis';
 import { startBroker, type RunningBroker } from './kafka-broker';
-import { collectStats, consumerLagByItem } from './metrics/reconciliation';
+import { createPgPool } from './infra/postgres';
+import { collectStats } from './metrics/reconciliation';
 import { createMetrics } from './metrics/registry';
-import { IdGenerator } from './orders/ids';
-import { OrderStore, ORDERS_TOPIC } from './orders/order-store';
+import { ORDERS_TOPIC } from './order-events';
+import { IdGenerator, leaseWorkerId } from './orders/ids';
+import { DatabaseLedger } from './orders/ledger';
+import { OrderStore } from './orders/order-store';
+import { OrderWriter } from './orders/order-writer';
 import { Payments } from './orders/payment';
 import type { PlaceOrderDeps } from './orders/place-order';
 import { sweepStaleReservations } from './orders/reservation-sweeper';
 import { Sales } from './orders/sales';
 import { OutboxRelay, type RelayOptions } from './outbox/relay';
-import { Buyers } from './stock/buyers';
-import { createStrategies } from './stock/strategies';
+import { createStock } from './stock';
 
 export const ROLES = ['api', 'relay', 'consumer', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
@@ -45,16 +48,35 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   const db = createPrisma(config.databaseUrl, config.databasePoolSize);
   const metrics = createMetrics();
   const ids = new IdGenerator(config.orders.workerId);
-  const strategies = createStrategies(redis, db, config.stock, (result) =>
-    metrics.lockAttempts.inc({ result }),
-  );
-  const sales = new Sales(db, strategies);
-  const buyers = new Buyers(redis);
-  const orders = new OrderStore(db, ids, config.orders.txTimeoutMs);
+  const stock = createStock(redis, new DatabaseLedger(db), config.stock, {
+    onAttempt: (result) => metrics.lockAttempts.inc({ result }),
+    onRepair: (itemId, kind, count) => {
+      metrics.stockRepairs.inc({ kind }, count);
+      if (kind !== 'clamped' || count) log.warn({ itemId, kind, count }, 'Redis stock put right from the ledger');
+    },
+    onRepairError: (itemId, err) => log.warn({ itemId, err }, 'stock repair failed; the next one retries'),
+  });
+  const sales = new Sales(db, stock);
+  const orders = new OrderStore(db, ids);
   const paymentTimeouts = createQueue(config.redisUrl, QUEUES.paymentTimeout);
   const secondDeletes = createQueue(config.redisUrl, QUEUES.cacheSecondDelete);
   const itemCache = new ItemCache(redis, db, secondDeletes, metrics, config.cache);
-  const payments = new Payments(db, orders, sales, strategies, paymentTimeouts, log);
+  const payments = new Payments(db, orders, sales, stock, paymentTimeouts, log);
+  const purchasePool = createPgPool(config.databaseUrl, config.orders.batch.concurrency + 1);
+  const writer = new OrderWriter(purchasePool, ids, log, {
+    ...config.orders.batch,
+    onBatch: (size, seconds) => {
+      metrics.orderBatchSize.observe(size);
+      metrics.orderCommitDuration.observe(seconds);
+    },
+    afterCommit: (committed) => {
+      metrics.ordersCreated.inc(committed.length);
+      running.relay?.wake();
+      payments.scheduleTimeouts(committed).catch((err) => {
+        log.warn({ err, orders: committed.length }, 'payment timeouts not scheduled; the overdue sweep expires them');
+      });
+    },
+  });
   const adminToken = config.adminToken ?? randomBytes(24).toString('base64url');
 
   const running: {
@@ -68,30 +90,27 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     consumer?: InventoryConsumer;
     workers: Worker[];
     stopSweeps?: () => Promise<void>;
+    releaseWorkerId?: () => Promise<void>;
   } = { workers: [] };
 
-  const purchase: PlaceOrderDeps = {
-    sales,
-    strategies,
-    buyers,
-    orders,
-    ids,
-    log,
-    async onOrdered(order) {
-      metrics.ordersCreated.inc();
-      running.relay?.wake();
-      await payments.scheduleTimeout(order.orderId, order.paymentTimeoutMs);
-    },
-  };
+  const purchase: PlaceOrderDeps = { sales, stock, writer, ids, log };
 
   const stats = async () => {
-    const items = await collectStats(db, sales, strategies, () => consumerLagByItem(db));
+    const items = await collectStats({ db, stock, sales: (tx) => sales.all(tx) });
     for (const item of items) {
       metrics.oversell.set({ item: item.itemId }, item.oversell);
       metrics.undersell.set({ item: item.itemId }, item.undersell);
     }
     metrics.outboxPending.set(items.reduce((sum, item) => sum + item.outboxPending, 0));
     return items;
+  };
+
+  /** The worker's backstops, each one idempotent: stale reservations, overdue orders, owed give-backs, Redis repair. */
+  const sweep = async () => {
+    await sweepStaleReservations({ db, sales, stock, graceMs: config.stock.reservationGraceMs });
+    await payments.expireOverdue(config.sweepIntervalMs);
+    await payments.returnOwedUnits();
+    for (const sale of await sales.all()) await stock.get(sale.strategy).repair(sale);
   };
 
   async function connectKafka(): Promise<Kafka> {
@@ -131,18 +150,16 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
 
   function startWorkers() {
     running.workers.push(
-      createWorker<{ orderId: string }>(config.redisUrl, QUEUES.paymentTimeout, (job) =>
-        payments.expire(job.data.orderId),
+      createWorker<{ orderId: string }>(
+        config.redisUrl,
+        QUEUES.paymentTimeout,
+        (job) => payments.expire(job.data.orderId),
+        config.orders.expiryConcurrency,
       ),
       createWorker<{ itemId: string }>(config.redisUrl, QUEUES.cacheSecondDelete, (job) =>
         itemCache.deleteSecond(job.data.itemId),
       ),
     );
-    const sweep = async () => {
-      const graceMs = config.stock.reservationGraceMs;
-      await sweepStaleReservations({ db, redis, sales, strategies, buyers, graceMs });
-      await payments.expireOverdue(config.sweepIntervalMs);
-    };
     running.stopSweeps = repeatUntilStopped(config.sweepIntervalMs, sweep, log);
   }
 
@@ -157,6 +174,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
         paymentTimeoutMs: config.orders.paymentTimeoutMs,
       },
       purchase,
+      orders,
       payments,
       itemCache,
       metrics,
@@ -186,18 +204,22 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     redis,
     db,
     metrics,
-    strategies,
+    stock,
     sales,
     purchase,
+    writer,
     payments,
     itemCache,
     adminToken,
     running,
     stats,
+    /** One pass of the worker's backstops (the worker role runs it every SWEEP_INTERVAL_MS). */
+    sweep,
     /** Reaches Kafka (starting the embedded broker when none is configured) and creates the topics. */
     connectKafka,
     /** Starts the roles; returns the HTTP address when the api role runs. */
     async start(roles: readonly Role[]): Promise<{ url?: string; brokers?: string[] }> {
+      if (!ids.hasWorker) running.releaseWorkerId = await leaseWorkerId(redis, ids, log);
       const kafka = roles.some((role) => role !== 'worker') ? await connectKafka() : undefined;
       if (kafka && roles.includes('relay')) await startRelay(kafka);
       if (kafka && roles.includes('consumer')) await startConsumer(kafka);
@@ -212,6 +234,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
         running.server.close(() => resolve());
         running.server.closeIdleConnections(); // keep-alive sockets with no request in flight
       });
+      await writer.flush();
       await running.stopSweeps?.();
       await running.relay?.stop();
       await running.consumer?.stop();
@@ -219,7 +242,8 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
       await running.producer?.disconnect();
       await Promise.allSettled([paymentTimeouts.close(), secondDeletes.close()]);
       await running.broker?.stop();
-      await Promise.allSettled([db.$disconnect(), redis.quit()]);
+      await running.releaseWorkerId?.().catch(() => undefined);
+      await Promise.allSettled([db.$disconnect(), purchasePool.end(), redis.quit()]);
     },
   };
 }

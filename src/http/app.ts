@@ -2,8 +2,8 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { StrategyName } from '../config';
 import type { Logger } from '../infra/logger';
-import type { PlaceOrderDeps, PlaceOrderResult } from '../orders/place-order';
-import { placeOrder } from '../orders/place-order';
+import { answerFromMemory, placeOrder, type PlaceOrderDeps, type PlaceOrderResult } from '../orders/place-order';
+import type { OrderStore } from '../orders/order-store';
 import type { ItemStats } from '../metrics/reconciliation';
 import { errorHandler, routeNotFound } from './errors';
 import { requireBearer, requireJson } from './guards';
@@ -21,6 +21,7 @@ export interface AppDeps {
   maxBodyBytes: number;
   defaults: { segments: number; strategy: StrategyName; paymentTimeoutMs: number };
   purchase: PlaceOrderDeps;
+  orders: OrderStore;
   payments: Payments;
   itemCache: ItemCache;
   metrics: Metrics;
@@ -74,12 +75,12 @@ export function createApp(deps: AppDeps): Express {
     async (req, res) => {
       const stopTimer = deps.metrics.requestLatency.startTimer();
       const input = parseInput(seckillBody, req.body);
-      const result: PlaceOrderResult | { status: 'rate_limited' } = (await deps.protection.allow(
-        input.userId,
-        req.ip ?? '',
-      ))
-        ? await placeOrder(deps.purchase, input)
-        : { status: 'rate_limited' };
+      // Closed and sold-out sales are answered from memory before anything that costs a round trip.
+      const result: PlaceOrderResult | { status: 'rate_limited' } =
+        answerFromMemory(deps.purchase, input) ??
+        ((await deps.protection.allow(input.userId, req.ip ?? ''))
+          ? await placeOrder(deps.purchase, input)
+          : { status: 'rate_limited' });
       res
         .status(SECKILL_STATUS[result.status])
         .json(result.status === 'ordered' ? { status: 'ordered', orderId: result.orderId } : result);
@@ -97,7 +98,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.get('/orders/:orderId', async (req, res) => {
     const { orderId } = parseInput(orderParams, req.params);
-    const order = await deps.purchase.orders.find(orderId);
+    const order = await deps.orders.find(orderId);
     if (!order) throw orderNotFound(orderId);
     res.json(orderJson(order));
   });

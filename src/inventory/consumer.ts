@@ -5,12 +5,8 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Db } from '../infra/prisma';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../metrics/registry';
-import { ORDERS_TOPIC, type OrderEvent } from '../orders/order-store';
+import { HEADERS, INVENTORY_GROUP, isOrderEventType, ORDERS_TOPIC, STOCK_DELTA, type OrderEvent } from '../order-events';
 import type { ItemCache } from './item-cache';
-
-export const INVENTORY_GROUP = 'inventory';
-
-const STOCK_DELTA: Record<string, number> = { 'order.created': -1, 'order.cancelled': +1 };
 
 interface StockChange {
   messageId: string;
@@ -19,10 +15,10 @@ interface StockChange {
 }
 
 export function toStockChange(message: KafkaMessage): StockChange | undefined {
-  const messageId = message.headers?.['message-id']?.toString();
-  const type = message.headers?.['message-type']?.toString();
-  const delta = type ? STOCK_DELTA[type] : undefined;
-  if (!messageId || delta === undefined || !message.value) return undefined;
+  const messageId = message.headers?.[HEADERS.messageId]?.toString();
+  const type = message.headers?.[HEADERS.messageType]?.toString();
+  if (!messageId || !type || !isOrderEventType(type) || !message.value) return undefined;
+  const delta = STOCK_DELTA[type];
   try {
     const event = JSON.parse(message.value.toString()) as Partial<OrderEvent>;
     return typeof event.itemId === 'string' ? { messageId, itemId: event.itemId, delta } : undefined;

@@ -1,8 +1,8 @@
-// /stats: per item, does what was sold agree with what was in stock? Definitions are design.md's.
-import type { Db } from '../infra/prisma';
-import { INVENTORY_GROUP } from '../inventory/consumer';
-import type { Sales } from '../orders/sales';
-import type { Strategies } from '../stock/strategies';
+// /stats: per item, does what was sold agree with what was in stock? The database's numbers come from one snapshot.
+import type { Db, DbTx } from '../infra/prisma';
+import { INVENTORY_GROUP } from '../order-events';
+import type { Sale } from '../orders/sales';
+import type { Stock } from '../stock';
 
 export interface StockFacts {
   /** S */ initialStock: number;
@@ -34,14 +34,11 @@ export function reconcile(f: StockFacts): Pick<ItemStats, 'oversell' | 'undersel
   };
 }
 
-/** Lag of the inventory consumer per item, in messages. */
-export type ConsumerLag = () => Promise<Map<string, number>>;
-
 /**
  * Relayed messages the inventory consumer has not applied yet, per item. Counted from the database (SENT outbox rows
  * with no dedupe row) rather than Kafka offsets, because offsets are per partition while /stats is per item.
  */
-export async function consumerLagByItem(db: Db): Promise<Map<string, number>> {
+async function consumerLagByItem(db: DbTx): Promise<Map<string, number>> {
   const rows = await db.$queryRaw<{ item_id: bigint; lag: bigint }[]>`
     SELECT o.item_id, count(*) AS lag FROM outbox_messages o
     LEFT JOIN processed_messages p ON p.consumer_group = ${INVENTORY_GROUP} AND p.message_id = o.id::text
@@ -50,23 +47,33 @@ export async function consumerLagByItem(db: Db): Promise<Map<string, number>> {
   return new Map(rows.map((row) => [row.item_id.toString(), Number(row.lag)]));
 }
 
-export async function collectStats(
-  db: Db,
-  sales: Sales,
-  strategies: Strategies,
-  consumerLag: ConsumerLag = async () => new Map(),
-): Promise<ItemStats[]> {
-  const [items, statusCounts, multiHolders, pending, lag] = await Promise.all([
-    sales.all(),
-    db.order.groupBy({ by: ['itemId', 'status'], _count: { _all: true } }),
-    db.$queryRaw<{ item_id: bigint; holders: bigint }[]>`
-      SELECT item_id, count(*) AS holders FROM (
-        SELECT item_id, user_id FROM orders WHERE status <> 'CANCELLED'
-        GROUP BY item_id, user_id HAVING count(*) > 1) AS multi
-      GROUP BY item_id`,
-    db.outboxMessage.groupBy({ by: ['itemId'], where: { status: 'PENDING' }, _count: { _all: true } }),
-    consumerLag(),
-  ]);
+export interface StatsSources {
+  db: Db;
+  stock: Stock;
+  /** Every sale, with its database stock (D), read inside the snapshot. */
+  sales(tx: DbTx): Promise<(Sale & { dbStock: number })[]>;
+}
+
+/** Every database count in one REPEATABLE READ snapshot, so S, A, C, D, pending and lag describe one instant. */
+export async function collectStats(sources: StatsSources): Promise<ItemStats[]> {
+  const snapshot = await sources.db.$transaction(
+    async (tx) => {
+      const [items, statusCounts, multiHolders, pending, lag] = [
+        await sources.sales(tx),
+        await tx.order.groupBy({ by: ['itemId', 'status'], _count: { _all: true } }),
+        await tx.$queryRaw<{ item_id: bigint; holders: bigint }[]>`
+          SELECT item_id, count(*) AS holders FROM (
+            SELECT item_id, user_id FROM orders WHERE status <> 'CANCELLED'
+            GROUP BY item_id, user_id HAVING count(*) > 1) AS multi
+          GROUP BY item_id`,
+        await tx.outboxMessage.groupBy({ by: ['itemId'], where: { status: 'PENDING' }, _count: { _all: true } }),
+        await consumerLagByItem(tx),
+      ];
+      return { items, statusCounts, multiHolders, pending, lag };
+    },
+    { isolationLevel: 'RepeatableRead' },
+  );
+  const { items, statusCounts, multiHolders, pending, lag } = snapshot;
   const count = (itemId: string, status: string) =>
     statusCounts.find((row) => row.itemId.toString() === itemId && row.status === status)?._count._all ?? 0;
 
@@ -75,14 +82,12 @@ export async function collectStats(
       const paidOrders = count(sale.itemId, 'PAID');
       const facts: StockFacts = {
         initialStock: sale.stock,
-        redisRemaining: await strategies.get(sale.strategy).remaining(sale),
+        redisRemaining: await sources.stock.get(sale.strategy).remaining(sale),
         activeOrders: count(sale.itemId, 'PENDING_PAYMENT') + paidOrders,
         paidOrders,
         cancelledOrders: count(sale.itemId, 'CANCELLED'),
         dbStock: sale.dbStock,
-        multiHolders: Number(
-          multiHolders.find((row) => row.item_id.toString() === sale.itemId)?.holders ?? 0,
-        ),
+        multiHolders: Number(multiHolders.find((row) => row.item_id.toString() === sale.itemId)?.holders ?? 0),
       };
       return {
         itemId: sale.itemId,

@@ -27,6 +27,24 @@ export function createMetrics() {
       registers,
     }),
     ordersCreated: new Counter({ name: 'seckill_orders_created_total', help: 'Orders committed', registers }),
+    orderBatchSize: new Histogram({
+      name: 'seckill_order_batch_size',
+      help: 'Orders per group-commit transaction',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers,
+    }),
+    orderCommitDuration: new Histogram({
+      name: 'seckill_order_commit_duration_seconds',
+      help: 'Time to write one group-commit batch, from BEGIN to the settled outcome',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    stockRepairs: new Counter({
+      name: 'seckill_stock_repairs_total',
+      help: 'Redis segments put right from the database ledger: rebuilt (lost), corrected (drifted), clamped (units)',
+      labelNames: ['kind'],
+      registers,
+    }),
     outboxPending: new Gauge({
       name: 'seckill_outbox_pending',
       help: 'Outbox rows not yet relayed',

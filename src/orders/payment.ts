@@ -1,13 +1,15 @@
 // Paying and expiring orders. Both are conditional updates of a PENDING_PAYMENT order, so when they race exactly one
-// wins. An expired order is cancelled with an "order.cancelled" outbox row in the same transaction, then its unit
-// goes back on sale (idempotently, so a retried expiry job cannot return it twice).
+// wins. An expired order is cancelled, its unit given back to the ledger and an "order.cancelled" outbox row written,
+// all in one transaction; then its unit goes back on sale in Redis. That last step is owed until it is recorded as
+// done (orders.stock_returned_at), and the worker retries every owed one, so a failed give-back is never forgotten.
 import type { Queue } from 'bullmq';
 import { AppError, orderNotFound } from '../errors';
 import type { Db } from '../infra/prisma';
 import type { Logger } from '../infra/logger';
-import { reservationOf } from '../stock/reservation';
-import type { Strategies } from '../stock/strategies';
+import type { Stock } from '../stock';
+import { DatabaseLedger } from './ledger';
 import type { OrderStore } from './order-store';
+import type { OrderToWrite } from './order-writer';
 import type { Sales } from './sales';
 
 export type ExpiryOutcome = 'cancelled' | 'not_pending' | 'missing';
@@ -17,7 +19,7 @@ export class Payments {
     private readonly db: Db,
     private readonly orders: OrderStore,
     private readonly sales: Sales,
-    private readonly strategies: Strategies,
+    private readonly stock: Stock,
     private readonly timeouts: Queue,
     private readonly log: Logger,
   ) {}
@@ -37,11 +39,20 @@ export class Payments {
     return order;
   }
 
-  async scheduleTimeout(orderId: string, delayMs: number): Promise<void> {
-    await this.timeouts.add(
-      'expire',
-      { orderId },
-      { delay: delayMs, jobId: `expire-${orderId}`, removeOnComplete: true, removeOnFail: 1000, attempts: 5 },
+  /** One Redis round trip per committed batch; a lost job is caught by the overdue sweep. */
+  async scheduleTimeouts(orders: Pick<OrderToWrite, 'orderId' | 'paymentTimeoutMs'>[]): Promise<void> {
+    await this.timeouts.addBulk(
+      orders.map((order) => ({
+        name: 'expire',
+        data: { orderId: order.orderId },
+        opts: {
+          delay: order.paymentTimeoutMs,
+          jobId: `expire-${order.orderId}`,
+          removeOnComplete: true,
+          removeOnFail: 1000,
+          attempts: 5,
+        },
+      })),
     );
   }
 
@@ -54,6 +65,7 @@ export class Payments {
       });
       if (count === 0) return;
       const order = await tx.order.findUniqueOrThrow({ where: { id } });
+      await DatabaseLedger.giveBack(tx, order.itemId, order.segment);
       await this.orders.outboxInsert(tx, {
         type: 'order.cancelled',
         orderId,
@@ -66,11 +78,7 @@ export class Payments {
     const order = await this.db.order.findUnique({ where: { id } });
     if (!order) return 'missing';
     if (order.status !== 'CANCELLED') return 'not_pending';
-    // Runs again on every retry of a half-done expiry; the give-back is idempotent per reservation.
-    const sale = await this.sales.get(order.itemId.toString());
-    await this.strategies
-      .get(sale.strategy)
-      .giveBack(sale.itemId, order.segment, reservationOf(orderId, order.userId));
+    if (!order.stockReturnedAt) await this.returnUnit(order);
     return 'cancelled';
   }
 
@@ -82,10 +90,36 @@ export class Payments {
         AND o.created_at + (i.payment_timeout_ms + ${slackMs}) * interval '1 millisecond' < now()
       ORDER BY o.id LIMIT 1000`;
     for (const { id } of overdue) {
-      await this.expire(id.toString()).catch((err) =>
-        this.log.warn({ err, orderId: id }, 'overdue expiry failed'),
-      );
+      await this.expire(id.toString()).catch((err) => this.log.warn({ err, orderId: id }, 'overdue expiry failed'));
     }
     return overdue.length;
+  }
+
+  /** Retries every give-back still owed (cancelled, unit not yet back in Redis). Returns how many are done now. */
+  async returnOwedUnits(): Promise<number> {
+    const owed = await this.db.order.findMany({
+      where: { status: 'CANCELLED', stockReturnedAt: null },
+      select: { id: true, itemId: true, segment: true },
+      orderBy: { id: 'asc' },
+      take: 1000,
+    });
+    let done = 0;
+    for (const order of owed) {
+      if (await this.returnUnit(order).catch((err) => this.log.warn({ err, orderId: order.id }, 'give-back failed')))
+        done++;
+    }
+    return done;
+  }
+
+  private async returnUnit(order: { id: bigint; itemId: bigint; segment: number }): Promise<boolean> {
+    const sale = await this.sales.get(order.itemId.toString());
+    const back = await this.stock.get(sale.strategy).returnUnit(sale, order.segment, order.id.toString());
+    if (back) {
+      await this.db.order.updateMany({
+        where: { id: order.id, stockReturnedAt: null },
+        data: { stockReturnedAt: new Date() },
+      });
+    }
+    return back;
   }
 }

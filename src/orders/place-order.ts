@@ -1,14 +1,13 @@
-// The purchase, start to finish: sale window → sold-out shortcut → one per user → take a unit → order + outbox in one
-// transaction → 201. Every exit after a unit is taken either commits the order or gives the unit back.
+// The purchase, start to finish: sale window → sold-out answer from memory → claim the buyer and take a unit (the
+// strategy) → the order, its ledger entry and its outbox row in one group-committed transaction (the database has the
+// last word) → settle the unit by the order's fate → answer. Every exit after a unit is taken settles it.
 import { AppError } from '../errors';
-import { isUniqueViolation } from '../infra/prisma';
 import type { Logger } from '../infra/logger';
-import type { Buyers } from '../stock/buyers';
-import { reservationOf } from '../stock/reservation';
-import type { Strategies } from '../stock/strategies';
+import type { Purchase, Settlement, Stock, StockStrategy, TakeResult } from '../stock';
 import type { IdGenerator } from './ids';
-import type { OrderStore } from './order-store';
-import { saleWindow, type Sales } from './sales';
+import type { OrderWriter, WriteOutcome } from './order-writer';
+import { reservationOf } from './reservation';
+import { saleWindow, type Sale, type Sales } from './sales';
 
 export type PlaceOrderResult =
   | { status: 'ordered'; orderId: string; segment: number }
@@ -16,72 +15,76 @@ export type PlaceOrderResult =
 
 export interface PlaceOrderDeps {
   sales: Sales;
-  strategies: Strategies;
-  buyers: Buyers;
-  orders: OrderStore;
+  stock: Stock;
+  writer: OrderWriter;
   ids: IdGenerator;
   log: Logger;
-  /** Called once an order is committed (payment timeout scheduling, metrics). Failures are logged, not fatal. */
-  onOrdered?: (order: {
-    orderId: string;
-    itemId: string;
-    userId: string;
-    paymentTimeoutMs: number;
-  }) => Promise<void>;
 }
 
-export async function placeOrder(
-  deps: PlaceOrderDeps,
-  request: { userId: string; itemId: string },
-): Promise<PlaceOrderResult> {
-  const { userId, itemId } = request;
-  const sale = await deps.sales.get(itemId);
+export interface PurchaseRequest {
+  userId: string;
+  itemId: string;
+}
+
+/**
+ * The answers that need no I/O at all: a sale this process knows that is closed or was just seen sold out. Callers
+ * ask this first, before rate limits or anything else that costs a round trip.
+ */
+export function answerFromMemory(deps: PlaceOrderDeps, request: PurchaseRequest): PlaceOrderResult | undefined {
+  const sale = deps.sales.cached(request.itemId);
+  if (!sale) return undefined;
   const window = saleWindow(sale);
   if (window !== 'open') return { status: window };
-
-  const stock = deps.strategies.get(sale.strategy);
-  if (await stock.isSoldOut(itemId)) return { status: 'sold_out' };
-  if (!(await deps.buyers.claim(itemId, userId))) return { status: 'duplicate' };
-
-  const orderId = deps.ids.next();
-  const reservation = reservationOf(orderId, userId);
-  const taken = await takeOrRelease(deps, () => stock.take(sale, reservation), itemId, userId);
-  if (taken.kind !== 'taken') {
-    await deps.buyers.release(itemId, userId);
-    return { status: taken.kind };
-  }
-
-  try {
-    await deps.orders.createWithOutbox({ orderId, itemId, userId, segment: taken.segment });
-  } catch (err) {
-    await stock.giveBack(itemId, taken.segment, reservation);
-    if (isUniqueViolation(err)) return { status: 'duplicate' }; // Redis forgot the buyer; the database did not.
-    await deps.buyers.release(itemId, userId);
-    deps.log.warn({ err, itemId, userId }, 'order transaction failed; unit given back');
-    return { status: 'busy' };
-  }
-  await stock.confirm(itemId, taken.segment, reservation).catch((err) => {
-    deps.log.warn({ err, orderId }, 'reservation not cleared; the sweeper will clear it');
-  });
-  await deps
-    .onOrdered?.({ orderId, itemId, userId, paymentTimeoutMs: sale.paymentTimeoutMs })
-    .catch((err) => {
-      deps.log.error({ err, orderId }, 'post-order hook failed; the expiry sweep will catch the order');
-    });
-  return { status: 'ordered', orderId, segment: taken.segment };
+  return deps.stock.get(sale.strategy).soldOut(sale.itemId) ? { status: 'sold_out' } : undefined;
 }
 
-/** A failure while taking stock (Redis down) must not leave the buyer claimed. */
-async function takeOrRelease<T>(
-  deps: PlaceOrderDeps,
-  take: () => Promise<T>,
-  itemId: string,
-  userId: string,
-): Promise<T> {
+export async function placeOrder(deps: PlaceOrderDeps, request: PurchaseRequest): Promise<PlaceOrderResult> {
+  const sale = await deps.sales.get(request.itemId);
+  const early = answerFromMemory(deps, request);
+  if (early) return early;
+
+  const stock = deps.stock.get(sale.strategy);
+  const orderId = deps.ids.next();
+  const purchase: Purchase = { userId: request.userId, reservation: reservationOf(orderId, request.userId) };
+  const taken = await takeUnit(stock, sale, purchase);
+  if (taken.kind !== 'taken') return { status: taken.kind };
+
+  const outcome = await deps.writer.write({
+    orderId,
+    itemId: sale.itemId,
+    userId: request.userId,
+    segment: taken.segment,
+    paymentTimeoutMs: sale.paymentTimeoutMs,
+  });
+  // unknown: the database could not be asked; the reservation stays for the sweeper, which asks again later.
+  if (outcome !== 'unknown') {
+    await stock.settle(sale, taken.segment, purchase, SETTLEMENT[outcome]).catch((err) => {
+      deps.log.warn({ err, orderId, outcome }, 'unit not settled; the reservation sweeper will settle it');
+    });
+  }
+  return ANSWER[outcome](orderId, taken.segment);
+}
+
+const SETTLEMENT: Record<Exclude<WriteOutcome, 'unknown'>, Settlement> = {
+  ordered: 'ordered',
+  duplicate: 'duplicate',
+  refused: 'refused',
+  failed: 'failed',
+};
+
+const ANSWER: Record<WriteOutcome, (orderId: string, segment: number) => PlaceOrderResult> = {
+  ordered: (orderId, segment) => ({ status: 'ordered', orderId, segment }),
+  duplicate: () => ({ status: 'duplicate' }),
+  refused: () => ({ status: 'sold_out' }),
+  failed: () => ({ status: 'busy' }),
+  unknown: () => ({ status: 'busy' }),
+};
+
+/** A stock store that cannot be reached is a 503, and the strategy has already released the buyer. */
+async function takeUnit(stock: StockStrategy, sale: Sale, purchase: Purchase): Promise<TakeResult> {
   try {
-    return await take();
+    return await stock.take(sale, purchase);
   } catch (err) {
-    await deps.buyers.release(itemId, userId).catch(() => undefined);
     throw new AppError('unavailable', `stock store unavailable: ${(err as Error).message}`);
   }
 }

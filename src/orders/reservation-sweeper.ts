@@ -1,48 +1,30 @@
-// Gives back units whose buyer's process died between taking the unit and committing the order. A reservation older
-// than the grace period either has its order (the confirm was lost: just clear it) or never will (give the unit back).
+// Settles units whose purchase never heard the database's answer: the process died between taking the unit and the
+// commit, or the commit's outcome could not be read back in time. A reservation older than the grace period either
+// has its order (only the clean-up was lost) or never will (the unit goes back and the buyer may try again).
 import type { Db } from '../infra/prisma';
-import type { Buyers } from '../stock/buyers';
-import { segmentKeys } from '../stock/keys';
-import { parseReservation } from '../stock/reservation';
-import type { Strategies } from '../stock/strategies';
-import type { Redis } from 'ioredis';
+import type { Stock } from '../stock';
+import { parseReservation } from './reservation';
 import type { Sales } from './sales';
 
 export interface SweepDeps {
   db: Db;
-  redis: Redis;
   sales: Sales;
-  strategies: Strategies;
-  buyers: Buyers;
+  stock: Stock;
   graceMs: number;
 }
 
-export async function sweepStaleReservations(
-  deps: SweepDeps,
-): Promise<{ returned: number; cleared: number }> {
+export async function sweepStaleReservations(deps: SweepDeps): Promise<{ returned: number; cleared: number }> {
   const cutoff = Date.now() - deps.graceMs;
   let returned = 0;
   let cleared = 0;
   for (const sale of await deps.sales.all()) {
-    if (sale.strategy === 'db') continue; // the db strategy keeps no reservations
-    const stock = deps.strategies.get(sale.strategy);
-    for (let segment = 0; segment < sale.segments; segment++) {
-      const stale = await deps.redis.zrangebyscore(segmentKeys(sale.itemId, segment).held, '-inf', cutoff);
-      for (const reservation of stale) {
-        const { orderId, userId } = parseReservation(reservation);
-        const order = await deps.db.order.findUnique({
-          where: { id: BigInt(orderId) },
-          select: { id: true },
-        });
-        if (order) {
-          await stock.confirm(sale.itemId, segment, reservation);
-          cleared++;
-        } else {
-          await stock.giveBack(sale.itemId, segment, reservation);
-          await deps.buyers.release(sale.itemId, userId);
-          returned++;
-        }
-      }
+    const stock = deps.stock.get(sale.strategy);
+    for (const { segment, reservation } of await stock.staleReservations(sale, cutoff)) {
+      const { orderId, userId } = parseReservation(reservation);
+      const order = await deps.db.order.findUnique({ where: { id: BigInt(orderId) }, select: { id: true } });
+      await stock.settle(sale, segment, { userId, reservation }, order ? 'ordered' : 'failed');
+      if (order) cleared++;
+      else returned++;
     }
   }
   return { returned, cleared };

@@ -1,9 +1,9 @@
 // Sales (items on sale): creation, and the cached read the purchase path does on every request.
 import type { StrategyName } from '../config';
 import { itemNotFound } from '../errors';
-import type { Db } from '../infra/prisma';
-import type { Strategies } from '../stock/strategies';
-import type { SaleStock } from '../stock/strategy';
+import type { Db, DbTx } from '../infra/prisma';
+import { splitIntoSegments, type SaleStock, type Stock } from '../stock';
+import { DatabaseLedger } from './ledger';
 
 export interface Sale extends SaleStock {
   name: string;
@@ -57,22 +57,22 @@ export class Sales {
 
   constructor(
     private readonly db: Db,
-    private readonly strategies: Strategies,
+    private readonly stock: Stock,
   ) {}
 
   /**
-   * The item row and its stock are written together: if loading the stock fails, the row is rolled back, so no sale
-   * exists without its units.
+   * The item row, its ledger and its stock are written together: if loading the stock fails, the rows are rolled
+   * back, so no sale exists without its units.
    */
   async create(input: NewSale): Promise<Sale> {
-    const segments = this.strategies.segmentsFor(input.strategy, input.segments);
+    const strategy = this.stock.get(input.strategy);
+    const segments = strategy.segmentsFor(input.segments);
     const row = await this.db.$transaction(async (tx) => {
       const created = await tx.item.create({
         data: {
           name: input.name,
           initialStock: input.stock,
           stock: input.stock,
-          available: input.strategy === 'db' ? input.stock : 0,
           segments,
           strategy: input.strategy,
           startsAt: input.startsAt,
@@ -80,16 +80,19 @@ export class Sales {
           paymentTimeoutMs: input.paymentTimeoutMs,
         },
       });
-      await this.strategies.load(input.strategy, {
-        itemId: created.id.toString(),
-        stock: input.stock,
-        segments,
-      });
+      const capacities = splitIntoSegments(input.stock, segments);
+      await DatabaseLedger.open(tx, created.id, capacities, strategy.checkedByDatabase);
+      await strategy.load({ itemId: created.id.toString(), stock: input.stock, segments });
       return created;
     });
     const sale = toSale(row);
     this.known.set(sale.itemId, sale);
     return sale;
+  }
+
+  /** The sale if this process knows it already: no I/O (the purchase path's answers from memory). */
+  cached(itemId: string): Sale | undefined {
+    return this.known.get(itemId);
   }
 
   async get(itemId: string): Promise<Sale> {
@@ -108,8 +111,8 @@ export class Sales {
   }
 
   /** Every sale, with the stock the inventory consumer has written to its row (D in the reconciliation). */
-  async all(): Promise<(Sale & { dbStock: number })[]> {
-    const rows = await this.db.item.findMany({ orderBy: { id: 'asc' } });
+  async all(tx: Db | DbTx = this.db): Promise<(Sale & { dbStock: number })[]> {
+    const rows = await tx.item.findMany({ orderBy: { id: 'asc' } });
     return rows.map((row) => ({ ...toSale(row), dbStock: row.stock }));
   }
 }

@@ -5,6 +5,7 @@ import type { Producer } from 'kafkajs';
 import type { Db } from '../infra/prisma';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../metrics/registry';
+import { HEADERS } from '../order-events';
 
 interface ClaimedRow {
   id: bigint;
@@ -116,7 +117,7 @@ export class OutboxRelay {
         messages: topicRows.map((row) => ({
           key: row.key,
           value: JSON.stringify(row.payload),
-          headers: { 'message-id': row.id.toString(), 'message-type': row.type },
+          headers: { [HEADERS.messageId]: row.id.toString(), [HEADERS.messageType]: row.type },
         })),
       })),
     });

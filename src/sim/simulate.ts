@@ -95,7 +95,7 @@ async function runOne(
     paymentTimeoutMs: options.paymentTimeoutMs,
   });
   const payer = new Payer(service, options.payRatio, options.seed);
-  const stock = service.strategies.get(strategy);
+  const stock = service.stock.get(strategy);
   const crowd = await driveCrowd({
     url,
     itemId: sale.itemId,

@@ -1,55 +1,59 @@
-// db: no Redis at all; PostgreSQL's conditional UPDATE is the lock. Safe, and bounded by the database.
-import { isUniqueViolation, type Db } from '../infra/prisma';
+// db: no Redis at all. The unit is taken by the order's own transaction, from the segment's ledger row (orders/
+// ledger + order-writer), so a crash can never leave a unit taken without its order. Safe, and bounded by the
+// database; with group commit one row lock covers a whole batch.
+import type { Purchase, SaleStock, Settlement, StockLedger, StockStrategy, TakeResult } from './port';
 import { SoldOutMemory } from './sold-out-memory';
-import type { SaleStock, StockStrategy, TakeResult } from './strategy';
-
-/** Pseudo consumer group under which returned units are recorded in the dedupe table. */
-const RETURNS_LEDGER = 'db-stock-returns';
 
 export class DatabaseStock implements StockStrategy {
   readonly name = 'db' as const;
+  readonly checkedByDatabase = true;
   private readonly memory: SoldOutMemory;
 
   constructor(
-    private readonly db: Db,
+    private readonly ledger: StockLedger,
     soldOutRecheckMs: number,
   ) {
     this.memory = new SoldOutMemory(soldOutRecheckMs);
   }
 
-  async isSoldOut(itemId: string): Promise<boolean> {
+  /** One ledger row: the database serialises the batches on it. */
+  segmentsFor(): number {
+    return 1;
+  }
+
+  /** The ledger rows are the stock; they are written with the sale itself. */
+  async load(): Promise<void> {}
+
+  soldOut(itemId: string): boolean {
     return this.memory.soldOut(itemId) === true;
   }
 
-  async take(sale: SaleStock): Promise<TakeResult> {
-    const updated = await this.db.$executeRaw`
-      UPDATE items SET available = available - 1 WHERE id = ${BigInt(sale.itemId)} AND available > 0`;
-    if (updated === 1) return { kind: 'taken', segment: 0 };
-    this.memory.markSoldOut(sale.itemId);
-    return { kind: 'sold_out' };
+  /** Nothing to take before the transaction: the order write takes the unit or refuses it (sold out). */
+  async take(): Promise<TakeResult> {
+    return { kind: 'taken', segment: 0 };
   }
 
-  /** Nothing to confirm: the unit left `available` for good when it was taken. */
-  async confirm(): Promise<void> {}
+  async settle(sale: SaleStock, _segment: number, _purchase: Purchase, settlement: Settlement): Promise<void> {
+    if (settlement === 'refused') this.memory.markSoldOut(sale.itemId);
+  }
 
-  /** Idempotent per order: the dedupe table records each returned reservation, in the same transaction as the +1. */
-  async giveBack(itemId: string, _segment: number, reservation: string): Promise<void> {
-    try {
-      await this.db.$transaction([
-        this.db.processedMessage.create({ data: { consumerGroup: RETURNS_LEDGER, messageId: reservation } }),
-        this.db.$executeRaw`UPDATE items SET available = available + 1 WHERE id = ${BigInt(itemId)}`,
-      ]);
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-    }
-    this.memory.forget(itemId);
+  /** The cancel's own transaction already gave the unit back to the ledger. */
+  async returnUnit(sale: SaleStock): Promise<boolean> {
+    this.memory.forget(sale.itemId);
+    return true;
+  }
+
+  /** Nothing is ever reserved outside the order's transaction. */
+  async staleReservations() {
+    return [];
   }
 
   async remaining(sale: SaleStock): Promise<number> {
-    const item = await this.db.item.findUnique({
-      where: { id: BigInt(sale.itemId) },
-      select: { available: true },
-    });
-    return item?.available ?? 0;
+    const segments = await this.ledger.segments(sale.itemId);
+    return segments.reduce((sum, row) => sum + row.capacity - row.active, 0);
+  }
+
+  async repair() {
+    return { rebuilt: 0, corrected: 0 };
   }
 }

@@ -1,11 +1,15 @@
-// Redis key layout. Hash tags keep a segment's counter, lock and reservations in one slot (so one Lua script may touch
-// them all on Redis Cluster) while different segments of the same item may live on different nodes.
+// Redis key layout, private to the stock module. A segment's keys share one hash tag, so every script touches one
+// slot (Redis Cluster) while the segments of one item spread over the nodes. The buyers of an item are sharded the
+// same way: shard k lives in segment k's slot, so the lua strategy claims and takes in one script.
+import { crc32 } from 'node:zlib';
 
 export interface SegmentKeys {
   stock: string;
   lock: string;
   held: string;
   returned: string;
+  ops: string;
+  buyers: string;
 }
 
 export function segmentKeys(itemId: string, segment: number): SegmentKeys {
@@ -15,10 +19,17 @@ export function segmentKeys(itemId: string, segment: number): SegmentKeys {
     lock: `sk:${tag}:lock`,
     held: `sk:${tag}:held`,
     returned: `sk:${tag}:returned`,
+    ops: `sk:${tag}:ops`,
+    buyers: `sk:${tag}:buyers`,
   };
+}
+
+/** The buyers shard (= home segment) of a user: stable for the sale's life, spread evenly by a hash. */
+export function homeSegment(userId: string, segments: number): number {
+  return crc32(userId) % segments;
 }
 
 export function itemKeys(itemId: string) {
   const tag = `{i${itemId}}`;
-  return { buyers: `sk:${tag}:buyers`, soldOut: `sk:${tag}:soldout` };
+  return { soldOut: `sk:${tag}:soldout`, repair: `sk:${tag}:repair` };
 }

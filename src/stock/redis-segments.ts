@@ -1,42 +1,52 @@
 // Stock kept in Redis as N segment counters. The walk over segments (random start, skip the ones known empty, wait
 // while they are contended, declare "sold out" only after seeing every one empty) is shared by the Redis strategies;
-// they differ only in how they take a unit from one segment.
+// they differ only in how they take a unit from one segment. Redis is a gate, not the truth: the database's ledger
+// rebuilds a segment Redis lost and corrects one that drifted (repair).
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import type { StrategyName } from '../config';
-import { itemKeys, segmentKeys, type SegmentKeys } from './keys';
-import type { StockRedis } from './scripts';
-import type { SaleStock, StockStrategy, TakeResult } from './strategy';
+import { homeSegment, itemKeys, segmentKeys } from './keys';
+import type { Purchase, RepairReport, SaleStock, Settlement, StockLedger, StockStrategy, TakeResult } from './port';
+import type { SegmentTaker } from './segment-takers';
+import type { SegmentTake, StockScripts } from './scripts';
 import { SoldOutMemory } from './sold-out-memory';
-
-export type SegmentAttempt = 'taken' | 'empty' | 'contended';
-export type TakeFromSegment = (
-  redis: StockRedis,
-  keys: SegmentKeys,
-  reservation: string,
-) => Promise<SegmentAttempt>;
 
 export interface RedisSegmentsOptions {
   lockWaitMs: number;
   soldOutRecheckMs: number;
-  /** Observes every segment attempt (metrics). */
-  onAttempt?: (result: SegmentAttempt) => void;
   /** Forces every sale into this many segments (global-lock uses 1: one lock for the whole item). */
   fixedSegments?: number;
+  /** false for naive: the control group is never corrected from the database. */
+  checkedByDatabase: boolean;
+  /** Observes every segment attempt (metrics). */
+  onAttempt?: (result: SegmentTake) => void;
+  /** Observes repairs and clamps (metrics, logs). */
+  onRepair?: (itemId: string, what: 'rebuilt' | 'corrected' | 'clamped', count: number) => void;
+  onRepairError?: (itemId: string, err: unknown) => void;
 }
 
 /** The Redis flag expires so that a unit given back during a sell-out walk is found again within a second. */
 const SOLD_OUT_FLAG_TTL_MS = 1000;
+/** One process repairs a sale at a time; the lock outlives a slow ledger read, not a crashed holder. */
+const REPAIR_LOCK_TTL_MS = 10_000;
+/** Buyers are written back in chunks so that one command never carries a whole sale. */
+const BUYERS_CHUNK = 1000;
 
 export class RedisSegmentedStock implements StockStrategy {
   private readonly memory: SoldOutMemory;
+  private readonly repairing = new Map<string, Promise<unknown>>();
+  readonly checkedByDatabase: boolean;
 
   constructor(
     readonly name: StrategyName,
-    private readonly redis: StockRedis,
-    private readonly takeFromSegment: TakeFromSegment,
+    private readonly redis: Redis,
+    private readonly scripts: StockScripts,
+    private readonly taker: SegmentTaker,
+    private readonly ledger: StockLedger,
     private readonly options: RedisSegmentsOptions,
   ) {
     this.memory = new SoldOutMemory(options.soldOutRecheckMs);
+    this.checkedByDatabase = options.checkedByDatabase;
   }
 
   segmentsFor(requested: number): number {
@@ -44,49 +54,69 @@ export class RedisSegmentedStock implements StockStrategy {
   }
 
   async load(sale: SaleStock): Promise<void> {
-    const pipeline = this.redis.multi();
+    const tx = this.redis.multi();
     splitIntoSegments(sale.stock, sale.segments).forEach((units, segment) => {
       const keys = segmentKeys(sale.itemId, segment);
-      pipeline.set(keys.stock, units).del(keys.lock, keys.held, keys.returned);
+      tx.set(keys.stock, units).del(keys.lock, keys.held, keys.returned, keys.ops, keys.buyers);
     });
-    const flags = itemKeys(sale.itemId);
-    pipeline.del(flags.buyers, flags.soldOut);
-    await pipeline.exec();
+    tx.del(itemKeys(sale.itemId).soldOut);
+    await tx.exec();
     this.memory.forget(sale.itemId);
   }
 
-  async isSoldOut(itemId: string): Promise<boolean> {
-    const local = this.memory.soldOut(itemId);
-    if (local !== undefined) return local;
-    const flagged = (await this.redis.exists(itemKeys(itemId).soldOut)) === 1;
-    if (flagged) this.memory.markSoldOut(itemId);
-    else this.memory.markOnSale(itemId);
-    return flagged;
+  soldOut(itemId: string): boolean {
+    return this.memory.soldOut(itemId) === true;
+  }
+
+  async take(sale: SaleStock, purchase: Purchase): Promise<TakeResult> {
+    const home = homeSegment(purchase.userId, sale.segments);
+    const homeKeys = segmentKeys(sale.itemId, home);
+    const seenEmpty = new Set<number>();
+    if (this.taker.claimsAndTakes) {
+      const first = await this.scripts.claimAndTake(homeKeys, purchase.userId, purchase.reservation);
+      this.options.onAttempt?.(first === 'duplicate' ? 'contended' : first);
+      if (first === 'duplicate') return { kind: 'duplicate' };
+      if (first === 'missing') return this.repairThenBusy(sale);
+      if (first === 'taken') return { kind: 'taken', segment: home };
+      seenEmpty.add(home);
+    } else if (!(await this.scripts.claim(homeKeys, purchase.userId, purchase.reservation))) {
+      return { kind: 'duplicate' };
+    }
+    try {
+      const result = await this.walk(sale, purchase.reservation, seenEmpty);
+      if (result.kind !== 'taken') await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation);
+      return result;
+    } catch (err) {
+      await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation).catch(() => undefined);
+      throw err;
+    }
   }
 
   /**
    * Walks the segments until a unit is taken, every segment has been seen empty (sold out), another buyer declared
-   * the item sold out, or the lock wait is over (busy).
+   * the item sold out, or the lock wait is over (busy). A missing segment is never "empty": the sale is repaired and
+   * the buyer hears "busy", never a wrong "sold out".
    */
-  async take(sale: SaleStock, reservation: string): Promise<TakeResult> {
+  private async walk(sale: SaleStock, reservation: string, seenEmpty: Set<number>): Promise<TakeResult> {
     const deadline = Date.now() + this.options.lockWaitMs;
-    const seenEmpty = new Set<number>();
     for (let round = 0; ; round++) {
-      for (const segment of this.visitOrder(sale)) {
-        const attempt = await this.takeFromSegment(
-          this.redis,
-          segmentKeys(sale.itemId, segment),
-          reservation,
-        );
+      let missing = false;
+      for (const segment of this.visitOrder(sale, round === 0 ? seenEmpty : new Set())) {
+        const attempt = await this.taker.take(segmentKeys(sale.itemId, segment), reservation);
         this.options.onAttempt?.(attempt);
         if (attempt === 'taken') return { kind: 'taken', segment };
+        if (attempt === 'missing') missing = true;
         if (attempt === 'empty') {
           seenEmpty.add(segment);
           this.memory.markSegmentEmpty(sale.itemId, segment);
         }
       }
+      if (missing) return this.repairThenBusy(sale);
       if (seenEmpty.size === sale.segments) return this.declareSoldOut(sale.itemId);
-      if ((await this.redis.exists(itemKeys(sale.itemId).soldOut)) === 1) return { kind: 'sold_out' };
+      if ((await this.redis.exists(itemKeys(sale.itemId).soldOut)) === 1) {
+        this.memory.markSoldOut(sale.itemId);
+        return { kind: 'sold_out' };
+      }
       if (Date.now() >= deadline) return { kind: 'busy' };
       await sleep(Math.min(1 + round, 10) * Math.random());
     }
@@ -98,33 +128,148 @@ export class RedisSegmentedStock implements StockStrategy {
     return { kind: 'sold_out' };
   }
 
-  /** Random start spreads the crowd; segments remembered empty go last (still checked before "sold out"). */
-  private visitOrder(sale: SaleStock): number[] {
+  /** Random start spreads the crowd; segments remembered empty go last; `skip` were just seen empty. */
+  private visitOrder(sale: SaleStock, skip: ReadonlySet<number>): number[] {
     const start = Math.floor(Math.random() * sale.segments);
-    const ring = Array.from({ length: sale.segments }, (_, i) => (start + i) % sale.segments);
+    const ring = Array.from({ length: sale.segments }, (_, i) => (start + i) % sale.segments).filter(
+      (s) => !skip.has(s),
+    );
     const empty = this.memory.emptySegments(sale.itemId);
     return [...ring.filter((s) => !empty.has(s)), ...ring.filter((s) => empty.has(s))];
   }
 
-  async confirm(itemId: string, segment: number, reservation: string): Promise<void> {
-    await this.redis.zrem(segmentKeys(itemId, segment).held, reservation);
+  async settle(sale: SaleStock, segment: number, purchase: Purchase, settlement: Settlement): Promise<void> {
+    const keys = segmentKeys(sale.itemId, segment);
+    const homeKeys = segmentKeys(sale.itemId, homeSegment(purchase.userId, sale.segments));
+    switch (settlement) {
+      case 'ordered':
+        await this.redis.zrem(keys.held, purchase.reservation);
+        return;
+      case 'duplicate': // the database holds an order of this user: the claim stays, the unit goes back
+        if (await this.scripts.releaseReservation(keys, purchase.reservation)) await this.unitIsBack(sale.itemId);
+        return;
+      case 'failed':
+        if (await this.scripts.releaseReservation(keys, purchase.reservation)) await this.unitIsBack(sale.itemId);
+        await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation);
+        return;
+      case 'refused': {
+        const phantom = await this.scripts.discardReservation(keys, purchase.reservation);
+        this.options.onRepair?.(sale.itemId, 'clamped', phantom);
+        await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation);
+        return;
+      }
+    }
   }
 
-  async giveBack(itemId: string, segment: number, reservation: string): Promise<void> {
-    const keys = segmentKeys(itemId, segment);
-    await this.redis.giveBack(keys.stock, keys.held, keys.returned, reservation);
+  async returnUnit(sale: SaleStock, segment: number, orderId: string): Promise<boolean> {
+    const outcome = await this.scripts.returnUnit(segmentKeys(sale.itemId, segment), orderId);
+    if (outcome === 'missing') {
+      void this.repairOnce(sale);
+      return false;
+    }
+    if (outcome === 'returned') await this.unitIsBack(sale.itemId);
+    return true;
+  }
+
+  private async unitIsBack(itemId: string): Promise<void> {
     await this.redis.del(itemKeys(itemId).soldOut);
     this.memory.forget(itemId);
   }
 
+  async staleReservations(sale: SaleStock, before: number) {
+    const stale = [];
+    for (let segment = 0; segment < sale.segments; segment++) {
+      const held = await this.redis.zrangebyscore(segmentKeys(sale.itemId, segment).held, '-inf', before);
+      stale.push(...held.map((reservation) => ({ segment, reservation })));
+    }
+    return stale;
+  }
+
   async remaining(sale: SaleStock): Promise<number> {
-    const pipeline = this.redis.pipeline();
-    for (let s = 0; s < sale.segments; s++) pipeline.get(segmentKeys(sale.itemId, s).stock);
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.reduce((sum, [err, value]) => {
-      if (err) throw err;
-      return sum + Number(value ?? 0);
-    }, 0);
+    const counters = await this.redis.mget(
+      Array.from({ length: sale.segments }, (_, s) => segmentKeys(sale.itemId, s).stock),
+    );
+    return counters.reduce((sum, value) => sum + Number(value ?? 0), 0);
+  }
+
+  private repairThenBusy(sale: SaleStock): TakeResult {
+    void this.repairOnce(sale);
+    return { kind: 'busy' };
+  }
+
+  /** At most one repair per sale in flight in this process; errors are reported, the next caller tries again. */
+  private repairOnce(sale: SaleStock): Promise<unknown> {
+    const running = this.repairing.get(sale.itemId);
+    if (running) return running;
+    const repair = this.repair(sale)
+      .catch((err) => this.options.onRepairError?.(sale.itemId, err))
+      .finally(() => this.repairing.delete(sale.itemId));
+    this.repairing.set(sale.itemId, repair);
+    return repair;
+  }
+
+  /**
+   * Reads every segment, then the ledger (in that order: a segment that did not change between the two reads is
+   * described exactly by the ledger), then rebuilds the segments Redis lost and corrects the quiet ones that disagree.
+   */
+  async repair(sale: SaleStock): Promise<RepairReport> {
+    const lock = itemKeys(sale.itemId).repair;
+    const token = String(Math.random());
+    if ((await this.redis.set(lock, token, 'PX', REPAIR_LOCK_TTL_MS, 'NX')) !== 'OK') {
+      return { rebuilt: 0, corrected: 0 };
+    }
+    try {
+      const segments = Array.from({ length: sale.segments }, (_, s) => s);
+      const states = await Promise.all(
+        segments.map((s) => this.scripts.readSegment(segmentKeys(sale.itemId, s))),
+      );
+      const ledger = await this.ledger.segments(sale.itemId);
+      const rebuilt: number[] = [];
+      let corrected = 0;
+      for (const row of ledger) {
+        const state = states[row.segment];
+        const keys = segmentKeys(sale.itemId, row.segment);
+        const forSale = row.capacity - row.active;
+        if (state.counter === undefined) {
+          if (await this.scripts.rebuildSegment(keys, forSale, row.owed)) rebuilt.push(row.segment);
+        } else if (
+          this.checkedByDatabase &&
+          state.inFlight === 0 &&
+          row.owed.length === 0 &&
+          state.counter !== forSale &&
+          (await this.scripts.resyncSegment(keys, state.ops, forSale))
+        ) {
+          corrected++;
+        }
+      }
+      if (rebuilt.length) await this.restoreBuyers(sale, new Set(rebuilt));
+      if (rebuilt.length || corrected) {
+        await this.unitIsBack(sale.itemId);
+        if (rebuilt.length) this.options.onRepair?.(sale.itemId, 'rebuilt', rebuilt.length);
+        if (corrected) this.options.onRepair?.(sale.itemId, 'corrected', corrected);
+      }
+      return { rebuilt: rebuilt.length, corrected };
+    } finally {
+      await this.scripts.releaseLock(lock, token);
+    }
+  }
+
+  /** The buyers shards of rebuilt segments went with them: write back every buyer the database knows there. */
+  private async restoreBuyers(sale: SaleStock, shards: ReadonlySet<number>): Promise<void> {
+    const byShard = new Map<number, string[]>();
+    for (const buyer of await this.ledger.buyers(sale.itemId)) {
+      const shard = homeSegment(buyer.userId, sale.segments);
+      if (!shards.has(shard)) continue;
+      const fields = byShard.get(shard) ?? [];
+      fields.push(buyer.userId, buyer.reservation);
+      byShard.set(shard, fields);
+    }
+    for (const [shard, fields] of byShard) {
+      const key = segmentKeys(sale.itemId, shard).buyers;
+      for (let i = 0; i < fields.length; i += 2 * BUYERS_CHUNK) {
+        await this.redis.hset(key, ...fields.slice(i, i + 2 * BUYERS_CHUNK));
+      }
+    }
   }
 }
 

@@ -1,24 +1,119 @@
-// Loads the Lua scripts (one file each, header lists KEYS/ARGV/returns) as ioredis commands, sent by EVALSHA.
+// One typed method per Lua script (lua/*.lua, each opening with its KEYS, ARGV and return codes): the methods build
+// KEYS/ARGV and decode the integer replies into names, here and nowhere else. Scripts are sent by EVALSHA.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
+import type { SegmentKeys } from './keys';
 
-const SCRIPTS = {
-  acquireLock: { file: 'acquire-lock.lua', keys: 2 },
-  fencedTake: { file: 'fenced-take.lua', keys: 3 },
-  releaseLock: { file: 'release-lock.lua', keys: 1 },
-  takeIfPositive: { file: 'take-if-positive.lua', keys: 2 },
-  giveBack: { file: 'give-back.lua', keys: 3 },
+const LUA = {
+  claim: 1,
+  releaseBuyer: 1,
+  claimAndTake: 4,
+  takeIfPositive: 3,
+  acquireLock: 2,
+  fencedTake: 4,
+  releaseLock: 1,
+  releaseReservation: 3,
+  discardReservation: 3,
+  returnUnit: 3,
+  rebuildSegment: 4,
+  readSegment: 3,
+  resyncSegment: 3,
 } as const;
 
-type ScriptName = keyof typeof SCRIPTS;
-export type StockRedis = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<number>>;
+type ScriptName = keyof typeof LUA;
+type ScriptRedis = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
-export function withStockScripts(redis: Redis): StockRedis {
-  for (const [name, script] of Object.entries(SCRIPTS)) {
-    if (typeof (redis as unknown as Record<string, unknown>)[name] === 'function') continue;
-    const lua = readFileSync(join(__dirname, 'lua', script.file), 'utf8');
-    redis.defineCommand(name, { numberOfKeys: script.keys, lua });
+const fileOf = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) + '.lua';
+
+/** The answer of a take from one segment. */
+export type SegmentTake = 'taken' | 'empty' | 'contended' | 'missing';
+export type ClaimTake = SegmentTake | 'duplicate';
+export type LockAcquire = 'acquired' | 'empty' | 'contended' | 'missing';
+
+function decode<T extends string>(codes: Record<number, T>, reply: unknown, script: string): T {
+  const name = codes[Number(reply)];
+  if (name === undefined) throw new Error(`${script}: unexpected reply ${String(reply)}`);
+  return name;
+}
+
+const TAKE: Record<number, SegmentTake> = { 1: 'taken', 0: 'empty', [-1]: 'contended', [-2]: 'missing' };
+const CLAIM_TAKE: Record<number, ClaimTake> = { ...TAKE, [-3]: 'duplicate' };
+const ACQUIRE: Record<number, LockAcquire> = { 1: 'acquired', 0: 'empty', [-1]: 'contended', [-2]: 'missing' };
+const RETURN_UNIT = { 1: 'returned', 0: 'already_returned', [-2]: 'missing' } as const;
+
+export class StockScripts {
+  private readonly redis: ScriptRedis;
+
+  constructor(redis: Redis) {
+    for (const [name, numberOfKeys] of Object.entries(LUA)) {
+      if (typeof (redis as unknown as Record<string, unknown>)[name] === 'function') continue;
+      const lua = readFileSync(join(__dirname, 'lua', fileOf(name)), 'utf8');
+      redis.defineCommand(name, { numberOfKeys, lua });
+    }
+    this.redis = redis as ScriptRedis;
   }
-  return redis as StockRedis;
+
+  async claim(k: SegmentKeys, userId: string, reservation: string): Promise<boolean> {
+    return (await this.redis.claim(k.buyers, userId, reservation)) === 1;
+  }
+
+  async releaseBuyer(k: SegmentKeys, userId: string, reservation: string): Promise<boolean> {
+    return (await this.redis.releaseBuyer(k.buyers, userId, reservation)) === 1;
+  }
+
+  async claimAndTake(k: SegmentKeys, userId: string, reservation: string): Promise<ClaimTake> {
+    const reply = await this.redis.claimAndTake(k.stock, k.held, k.ops, k.buyers, userId, reservation, Date.now());
+    return decode(CLAIM_TAKE, reply, 'claim-and-take');
+  }
+
+  async takeIfPositive(k: SegmentKeys, reservation: string): Promise<SegmentTake> {
+    const reply = await this.redis.takeIfPositive(k.stock, k.held, k.ops, reservation, Date.now());
+    return decode(TAKE, reply, 'take-if-positive');
+  }
+
+  async acquireLock(k: SegmentKeys, token: string, ttlMs: number): Promise<LockAcquire> {
+    return decode(ACQUIRE, await this.redis.acquireLock(k.stock, k.lock, token, ttlMs), 'acquire-lock');
+  }
+
+  async fencedTake(k: SegmentKeys, token: string, reservation: string): Promise<SegmentTake> {
+    const reply = await this.redis.fencedTake(k.stock, k.lock, k.held, k.ops, token, reservation, Date.now());
+    return decode(TAKE, reply, 'fenced-take');
+  }
+
+  async releaseLock(lockKey: string, token: string): Promise<boolean> {
+    return (await this.redis.releaseLock(lockKey, token)) === 1;
+  }
+
+  /** true when a held unit went back (false: nothing was held under this reservation). */
+  async releaseReservation(k: SegmentKeys, reservation: string): Promise<boolean> {
+    return (await this.redis.releaseReservation(k.stock, k.held, k.ops, reservation)) === 1;
+  }
+
+  /** Returns how many phantom units the clamp removed. */
+  async discardReservation(k: SegmentKeys, reservation: string): Promise<number> {
+    return Number(await this.redis.discardReservation(k.stock, k.held, k.ops, reservation));
+  }
+
+  async returnUnit(k: SegmentKeys, orderId: string): Promise<(typeof RETURN_UNIT)[keyof typeof RETURN_UNIT]> {
+    return decode(RETURN_UNIT, await this.redis.returnUnit(k.stock, k.returned, k.ops, orderId), 'return-unit');
+  }
+
+  async rebuildSegment(k: SegmentKeys, forSale: number, owedOrderIds: string[]): Promise<boolean> {
+    const reply = await this.redis.rebuildSegment(k.stock, k.held, k.returned, k.ops, forSale, ...owedOrderIds);
+    return reply === 1;
+  }
+
+  async readSegment(k: SegmentKeys): Promise<{ counter: number | undefined; ops: number; inFlight: number }> {
+    const [counter, ops, inFlight] = (await this.redis.readSegment(k.stock, k.held, k.ops)) as [
+      string | null,
+      number,
+      number,
+    ];
+    return { counter: counter === null ? undefined : Number(counter), ops, inFlight };
+  }
+
+  async resyncSegment(k: SegmentKeys, expectedOps: number, forSale: number): Promise<boolean> {
+    return (await this.redis.resyncSegment(k.stock, k.held, k.ops, expectedOps, forSale)) === 1;
+  }
 }

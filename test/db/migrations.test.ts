@@ -145,7 +145,6 @@ describe('embedded PostgreSQL (PGlite)', () => {
                   name,
                   initialStock: 10 + i,
                   stock: 10 + i,
-                  available: 10 + i,
                   segments: 2,
                   paymentTimeoutMs: 60_000,
                 },

@@ -3,8 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { segmentKeys } from '../../src/stock/keys';
-import { withStockScripts } from '../../src/stock/scripts';
-import { reservationOf } from '../../src/stock/reservation';
+import { StockScripts } from '../../src/stock/scripts';
+import { reservationOf } from '../../src/orders/reservation';
 import { sweepStaleReservations } from '../../src/orders/reservation-sweeper';
 import { startStack, type TestStack } from '../support/stack';
 
@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 async function remaining(itemId: string): Promise<number> {
-  return stack.service.strategies.get('segmented-lock').remaining({ itemId, stock: 0, segments: 8 });
+  return stack.service.stock.get('segmented-lock').remaining({ itemId, stock: 0, segments: 8 });
 }
 
 async function itemStats(itemId: string) {
@@ -92,54 +92,57 @@ test('a buyer whose purchase failed may buy once the database is back', async ()
 
 test('a process killed between taking a unit and committing: the sweeper gives the unit back once', async () => {
   const { itemId } = await stack.createSale({ name: 'killed', stock: 3, segments: 1 });
-  const redis = withStockScripts(stack.service.redis);
-  const keys = segmentKeys(itemId, 0);
+  const sale = { itemId, stock: 3, segments: 1 };
+  const stock = stack.service.stock.get('segmented-lock');
   // What a dying process leaves behind: the buyer claimed, the unit taken and reserved, no order.
-  await redis.sadd(`sk:{i${itemId}}:buyers`, 'ghost');
-  expect(await redis.takeIfPositive(keys.stock, keys.held, reservationOf('123456789', 'ghost'), 0)).toBe(1);
+  const ghost = { userId: 'ghost', reservation: reservationOf('123456789', 'ghost') };
+  expect(await stock.take(sale, ghost)).toEqual({ kind: 'taken', segment: 0 });
   // And a committed order whose reservation was never cleared.
   const committed = await stack.post('/seckill', { userId: 'alive', itemId });
-  await redis.zadd(keys.held, 0, reservationOf(committed.body.orderId, 'alive'));
+  await stack.service.redis.zadd(segmentKeys(itemId, 0).held, 0, reservationOf(committed.body.orderId, 'alive'));
   expect(await remaining(itemId)).toBe(1);
+  expect((await stack.post('/seckill', { userId: 'ghost', itemId })).body).toEqual({ status: 'duplicate' });
 
-  const deps = { ...stack.service.purchase, db: stack.service.db, redis, graceMs: 1000 };
+  await new Promise((r) => setTimeout(r, 5));
+  const deps = { db: stack.service.db, sales: stack.service.sales, stock: stack.service.stock, graceMs: 0 };
   expect(await sweepStaleReservations(deps)).toEqual({ returned: 1, cleared: 1 });
   expect(await sweepStaleReservations(deps)).toEqual({ returned: 0, cleared: 0 });
   expect(await remaining(itemId)).toBe(2);
-  expect(await redis.zcard(keys.held)).toBe(0);
+  expect(await stack.service.redis.zcard(segmentKeys(itemId, 0).held)).toBe(0);
   expect((await stack.post('/seckill', { userId: 'ghost', itemId })).status).toBe(201);
 });
 
 describe('segment lock', () => {
   const token = () => randomBytes(8).toString('hex');
+  const scripts = () => new StockScripts(stack.service.redis);
 
   test('only its holder can release it', async () => {
-    const redis = withStockScripts(stack.service.redis);
+    const redis = scripts();
     const keys = segmentKeys('lock-test', 0);
-    await redis.set(keys.stock, 5);
+    await stack.service.redis.set(keys.stock, 5);
     const holder = token();
-    expect(await redis.acquireLock(keys.stock, keys.lock, holder, 5000)).toBe(1);
-    expect(await redis.acquireLock(keys.stock, keys.lock, token(), 5000)).toBe(-1);
-    expect(await redis.releaseLock(keys.lock, token())).toBe(0);
-    expect(await redis.get(keys.lock)).toBe(holder);
-    expect(await redis.releaseLock(keys.lock, holder)).toBe(1);
-    expect(await redis.get(keys.lock)).toBeNull();
+    expect(await redis.acquireLock(keys, holder, 5000)).toBe('acquired');
+    expect(await redis.acquireLock(keys, token(), 5000)).toBe('contended');
+    expect(await redis.releaseLock(keys.lock, token())).toBe(false);
+    expect(await stack.service.redis.get(keys.lock)).toBe(holder);
+    expect(await redis.releaseLock(keys.lock, holder)).toBe(true);
+    expect(await stack.service.redis.get(keys.lock)).toBeNull();
   });
 
   test('an expired lock cannot sell a unit: the late holder is fenced off, the new holder sells it once', async () => {
-    const redis = withStockScripts(stack.service.redis);
+    const redis = scripts();
     const keys = segmentKeys('fence-test', 0);
-    await redis.del(keys.held);
-    await redis.set(keys.stock, 1);
+    await stack.service.redis.del(keys.held);
+    await stack.service.redis.set(keys.stock, 1);
     const late = token();
-    expect(await redis.acquireLock(keys.stock, keys.lock, late, 30)).toBe(1);
+    expect(await redis.acquireLock(keys, late, 30)).toBe('acquired');
     await new Promise((r) => setTimeout(r, 60)); // the late holder "pauses" past its TTL
     const next = token();
-    expect(await redis.acquireLock(keys.stock, keys.lock, next, 5000)).toBe(1);
-    expect(await redis.fencedTake(keys.stock, keys.lock, keys.held, late, 'late-order', 0)).toBe(-1);
-    expect(await redis.fencedTake(keys.stock, keys.lock, keys.held, next, 'next-order', 0)).toBe(1);
-    expect(await redis.get(keys.stock)).toBe('0');
-    expect(await redis.zrange(keys.held, '0', '-1')).toEqual(['next-order']);
-    expect(await redis.releaseLock(keys.lock, late)).toBe(0);
+    expect(await redis.acquireLock(keys, next, 5000)).toBe('acquired');
+    expect(await redis.fencedTake(keys, late, 'late-order')).toBe('contended');
+    expect(await redis.fencedTake(keys, next, 'next-order')).toBe('taken');
+    expect(await stack.service.redis.get(keys.stock)).toBe('0');
+    expect(await stack.service.redis.zrange(keys.held, '0', '-1')).toEqual(['next-order']);
+    expect(await redis.releaseLock(keys.lock, late)).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../../src/config';
 import { reconcile } from '../../src/metrics/reconciliation';
 import { saleWindow } from '../../src/orders/sales';
 import { splitIntoSegments } from '../../src/stock/redis-segments';
-import { parseReservation, reservationOf } from '../../src/stock/reservation';
+import { parseReservation, reservationOf } from '../../src/orders/reservation';
 import { SoldOutMemory } from '../../src/stock/sold-out-memory';
 
 describe('splitIntoSegments', () => {

@@ -1,4 +1,4 @@
--- acquire-lock: lock a segment for one purchase, unless the segment is already empty (then no lock is taken, so
+-- acquire-lock: lock a segment for one purchase, unless the segment is empty or missing (then no lock is taken, so
 -- buyers racing over an exhausted item never queue behind each other's locks).
 --
 -- KEYS[1]  segment stock counter   sk:{i<item>:s<n>}:stock
@@ -6,9 +6,13 @@
 -- ARGV[1]  random token of the caller
 -- ARGV[2]  lock TTL in ms (only matters if the holder dies)
 --
--- Returns  1 acquired · 0 segment empty (not locked) · -1 held by someone else
+-- Returns  1 acquired · 0 segment empty (not locked) · -1 held by someone else · -2 segment missing
 
-if tonumber(redis.call('GET', KEYS[1]) or '0') <= 0 then
+local stock = redis.call('GET', KEYS[1])
+if not stock then
+  return -2
+end
+if tonumber(stock) <= 0 then
   return 0
 end
 if redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then

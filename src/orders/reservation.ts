@@ -1,5 +1,5 @@
-// A unit taken from stock is held under a reservation naming its order and buyer until the order is committed.
-// If the process dies in between, the sweeper finds the reservation, sees no order, and gives the unit back.
+// A unit taken from stock is held under a reservation naming its order and buyer until the order's fate is known. If
+// the process dies in between, the sweeper finds the reservation, asks the database, and settles it.
 
 export function reservationOf(orderId: string, userId: string): string {
   return `${orderId}:${userId}`;

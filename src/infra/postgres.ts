@@ -1,0 +1,28 @@
+// A plain node-postgres pool for the purchase path's group commit (multi-row statements over unnest). Prisma keeps
+// its own pool for everything else, so /stats scans, expiry jobs and a relay held up by a slow broker cannot take
+// the purchase path's connections.
+import { Pool } from 'pg';
+
+export function createPgPool(databaseUrl: string, max: number): Pool {
+  // UTC so that CURRENT_TIMESTAMP defaults agree with the UTC instants Prisma writes into the same columns.
+  return new Pool({ connectionString: databaseUrl, max, options: '-c TimeZone=UTC' });
+}
+
+/** SQLSTATE classes after which a COMMIT may or may not have happened: connection exception, operator intervention. */
+const UNKNOWN_OUTCOME_CLASSES = ['08', '57'];
+
+/**
+ * Did the server certainly roll the transaction back? A server error (SQLSTATE) outside the classes above says so;
+ * a broken connection (no SQLSTATE) after COMMIT was sent does not.
+ */
+export function isDefiniteFailure(err: unknown, commitSent: boolean): boolean {
+  if (!commitSent) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !UNKNOWN_OUTCOME_CLASSES.includes(code.slice(0, 2));
+}
+
+/** Deadlock or serialization failure: rolled back, and worth one more try. */
+export function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}

@@ -1,0 +1,302 @@
+// Group commit: concurrent purchases are collected into batches (up to maxBatch orders, or whatever arrived within
+// lingerMs) and written in one transaction, which
+//   1. locks the ledger rows of the batch's segments (in key order, so batches never deadlock on them),
+//   2. inserts the orders, skipping buyers the (item, user) unique constraint refuses,
+//   3. admits per segment at most `capacity - sold` of the inserted orders and deletes the rest (the arbiter),
+//   4. advances the ledger and inserts one order.created outbox row per admitted order.
+// Each request awaits its own order's fate. A COMMIT whose reply is lost is resolved by reading back, never guessed.
+import type { Pool, PoolClient } from 'pg';
+import { ORDERS_TOPIC, type OrderEvent } from '../order-events';
+import { isDefiniteFailure, isRetryable } from '../infra/postgres';
+import type { Logger } from '../infra/logger';
+import type { IdGenerator } from './ids';
+
+export interface OrderToWrite {
+  orderId: string;
+  itemId: string;
+  userId: string;
+  segment: number;
+  paymentTimeoutMs: number;
+}
+
+/**
+ * ordered · duplicate (the user already has an order) · refused (the segment's ledger is full) · failed (rolled back
+ * for sure, or never tried because the queue was full) · unknown (the database could not be asked in time: the
+ * reservation sweeper settles it later)
+ */
+export type WriteOutcome = 'ordered' | 'duplicate' | 'refused' | 'failed' | 'unknown';
+
+export interface OrderWriterOptions {
+  maxBatch: number;
+  lingerMs: number;
+  /** Orders waiting for a batch; beyond this a purchase is answered "busy" at once. */
+  maxQueued: number;
+  /** Batches committing at the same time. */
+  concurrency: number;
+  /** How long an unknown commit outcome is chased before it is left to the sweeper. */
+  resolveTimeoutMs: number;
+  /** Runs once per committed batch with its admitted orders (payment timeouts, relay wake-up, metrics). */
+  afterCommit?: (orders: OrderToWrite[]) => void;
+  onBatch?: (size: number, seconds: number) => void;
+}
+
+interface Pending {
+  order: OrderToWrite;
+  resolve(outcome: WriteOutcome): void;
+}
+
+interface LedgerRow {
+  item_id: string;
+  segment: number;
+  free: number;
+  enforced: boolean;
+}
+
+export class OrderWriter {
+  private queue: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private committing = 0;
+  private readonly idle = new Set<() => void>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly ids: IdGenerator,
+    private readonly log: Logger,
+    private readonly options: OrderWriterOptions,
+  ) {}
+
+  write(order: OrderToWrite): Promise<WriteOutcome> {
+    if (this.queue.length >= this.options.maxQueued) return Promise.resolve('failed');
+    return new Promise((resolve) => {
+      this.queue.push({ order, resolve });
+      if (this.queue.length >= this.options.maxBatch) this.startBatches();
+      else this.timer ??= setTimeout(() => this.startBatches(), this.options.lingerMs);
+    });
+  }
+
+  /** Resolves once every queued and committing batch is done. */
+  async flush(): Promise<void> {
+    this.startBatches();
+    while (this.queue.length || this.committing) {
+      await new Promise<void>((resolve) => this.idle.add(resolve));
+    }
+  }
+
+  private startBatches(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.committing < this.options.concurrency && this.queue.length) {
+      const batch = this.queue.splice(0, this.options.maxBatch);
+      this.committing++;
+      void this.commit(batch).finally(() => {
+        this.committing--;
+        // Whatever queued during this commit goes now: that wait was the linger.
+        if (this.queue.length) this.startBatches();
+        for (const done of this.idle) done();
+        this.idle.clear();
+      });
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    const outcomes = await this.commitWithRetry(batch.map((p) => p.order));
+    this.options.onBatch?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
+    const committed = batch.filter((_, i) => outcomes[i] === 'ordered').map((p) => p.order);
+    batch.forEach((pending, i) => pending.resolve(outcomes[i]));
+    if (committed.length) this.options.afterCommit?.(committed);
+  }
+
+  private async commitWithRetry(orders: OrderToWrite[]): Promise<WriteOutcome[]> {
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.commitOnce(orders);
+      if (result.kind === 'done') return result.outcomes;
+      if (result.kind === 'retry' && attempt < 3) continue;
+      if (result.kind === 'unknown') return this.resolveUnknown(orders, result.backendPid, result.startedAt);
+      this.log.warn({ err: result.err, orders: orders.length }, 'order batch rolled back');
+      return orders.map(() => 'failed');
+    }
+  }
+
+  private async commitOnce(
+    orders: OrderToWrite[],
+  ): Promise<
+    | { kind: 'done'; outcomes: WriteOutcome[] }
+    | { kind: 'retry' | 'failed'; err: unknown }
+    | { kind: 'unknown'; backendPid: number; startedAt: Date }
+  > {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      return { kind: 'failed', err };
+    }
+    const backendPid = (client as unknown as { processID: number }).processID;
+    const startedAt = new Date();
+    let commitSent = false;
+    try {
+      await client.query('BEGIN');
+      const outcomes = await this.writeBatch(client, orders);
+      commitSent = true;
+      await client.query('COMMIT');
+      client.release();
+      return { kind: 'done', outcomes };
+    } catch (err) {
+      const definite = isDefiniteFailure(err, commitSent);
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release(definite ? undefined : (err as Error)); // a broken connection is not reused
+      if (!definite) return { kind: 'unknown', backendPid, startedAt };
+      return { kind: isRetryable(err) ? 'retry' : 'failed', err };
+    }
+  }
+
+  private async writeBatch(client: PoolClient, orders: OrderToWrite[]): Promise<WriteOutcome[]> {
+    const ledger = await this.lockLedger(client, orders);
+    const inserted = await this.insertOrders(client, orders);
+    const outcomes = admit(orders, inserted, ledger);
+    const refused = orders.filter((o, i) => outcomes[i] === 'refused' && inserted.has(o.orderId));
+    if (refused.length) {
+      await client.query('DELETE FROM orders WHERE id = ANY($1::bigint[])', [refused.map((o) => o.orderId)]);
+    }
+    const admitted = orders.filter((_, i) => outcomes[i] === 'ordered');
+    if (admitted.length) {
+      await this.advanceLedger(client, admitted, ledger);
+      await this.insertOutbox(client, admitted);
+    }
+    return outcomes;
+  }
+
+  private async lockLedger(client: PoolClient, orders: OrderToWrite[]): Promise<Map<string, LedgerRow>> {
+    const { rows } = await client.query<LedgerRow>(
+      `SELECT s.item_id::text, s.segment, s.capacity - s.sold AS free, s.enforced
+       FROM stock_segments s JOIN unnest($1::bigint[], $2::int[]) AS b(item_id, segment)
+         ON s.item_id = b.item_id AND s.segment = b.segment
+       ORDER BY s.item_id, s.segment FOR UPDATE OF s`,
+      [orders.map((o) => o.itemId), orders.map((o) => o.segment)],
+    );
+    return new Map(rows.map((row) => [segmentOf(row.item_id, row.segment), row]));
+  }
+
+  private async insertOrders(client: PoolClient, orders: OrderToWrite[]): Promise<Set<string>> {
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO orders (id, user_id, item_id, segment, updated_at)
+       SELECT id, user_id, item_id, segment, CURRENT_TIMESTAMP
+       FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[]) AS o(id, user_id, item_id, segment)
+       ON CONFLICT (item_id, user_id) DO NOTHING RETURNING id::text`,
+      [orders.map((o) => o.orderId), orders.map((o) => o.userId), orders.map((o) => o.itemId), orders.map((o) => o.segment)],
+    );
+    return new Set(rows.map((row) => row.id));
+  }
+
+  private async advanceLedger(client: PoolClient, admitted: OrderToWrite[], ledger: Map<string, LedgerRow>) {
+    const counts = new Map<string, { itemId: string; segment: number; n: number }>();
+    for (const o of admitted) {
+      if (!ledger.get(segmentOf(o.itemId, o.segment))?.enforced) continue;
+      const key = segmentOf(o.itemId, o.segment);
+      const entry = counts.get(key) ?? { itemId: o.itemId, segment: o.segment, n: 0 };
+      entry.n++;
+      counts.set(key, entry);
+    }
+    if (!counts.size) return;
+    const rows = [...counts.values()];
+    await client.query(
+      `UPDATE stock_segments s SET sold = s.sold + d.n
+       FROM unnest($1::bigint[], $2::int[], $3::int[]) AS d(item_id, segment, n)
+       WHERE s.item_id = d.item_id AND s.segment = d.segment`,
+      [rows.map((r) => r.itemId), rows.map((r) => r.segment), rows.map((r) => r.n)],
+    );
+  }
+
+  private async insertOutbox(client: PoolClient, admitted: OrderToWrite[]): Promise<void> {
+    const at = new Date().toISOString();
+    const events = admitted.map(
+      (o): OrderEvent => ({
+        type: 'order.created',
+        orderId: o.orderId,
+        itemId: o.itemId,
+        userId: o.userId,
+        segment: o.segment,
+        at,
+      }),
+    );
+    await client.query(
+      `INSERT INTO outbox_messages (id, topic, key, type, item_id, payload)
+       SELECT id, $1, key, 'order.created', item_id, payload
+       FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::jsonb[]) AS m(id, key, item_id, payload)`,
+      [
+        ORDERS_TOPIC,
+        events.map(() => this.ids.next()),
+        events.map((e) => e.orderId),
+        events.map((e) => e.itemId),
+        events.map((e) => JSON.stringify(e)),
+      ],
+    );
+  }
+
+  /**
+   * The connection broke after COMMIT was sent: the batch may or may not be in. End the old backend for sure (so a
+   * COMMIT still on its way cannot land after we looked), then read back which orders exist.
+   */
+  private async resolveUnknown(orders: OrderToWrite[], backendPid: number, startedAt: Date): Promise<WriteOutcome[]> {
+    const deadline = Date.now() + this.options.resolveTimeoutMs;
+    for (let delay = 50; Date.now() < deadline; delay = Math.min(delay * 2, 1000)) {
+      try {
+        const found = await this.readBack(orders, backendPid, startedAt);
+        this.log.warn({ orders: orders.length, found: found.size }, 'order batch outcome resolved by reading back');
+        return orders.map((o) => (found.has(o.orderId) ? 'ordered' : 'failed'));
+      } catch (err) {
+        this.log.warn({ err }, 'order batch outcome unknown; retrying the read-back');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+    return orders.map(() => 'unknown');
+  }
+
+  private async readBack(orders: OrderToWrite[], backendPid: number, startedAt: Date): Promise<Set<string>> {
+    const client = await this.pool.connect();
+    try {
+      for (let tries = 0; ; tries++) {
+        if (tries === 100) throw new Error(`backend ${backendPid} of the broken connection is still alive`);
+        const { rows } = await client.query<{ alive: boolean }>(
+          `SELECT pg_terminate_backend(pid) OR true AS alive FROM pg_stat_activity
+           WHERE pid = $1 AND backend_start < $2`,
+          [backendPid, startedAt],
+        );
+        if (!rows.length) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const { rows } = await client.query<{ id: string }>(
+        'SELECT id::text FROM orders WHERE id = ANY($1::bigint[])',
+        [orders.map((o) => o.orderId)],
+      );
+      return new Set(rows.map((row) => row.id));
+    } finally {
+      client.release();
+    }
+  }
+}
+
+const segmentOf = (itemId: string, segment: number) => `${itemId}:${segment}`;
+
+/**
+ * The arbiter's rule, per order in batch order: not inserted → duplicate; no ledger row → refused (fail safe);
+ * unenforced row (naive) → ordered; else ordered while the segment has free units, refused after.
+ */
+export function admit(
+  orders: OrderToWrite[],
+  inserted: ReadonlySet<string>,
+  ledger: ReadonlyMap<string, Pick<LedgerRow, 'free' | 'enforced'>>,
+): WriteOutcome[] {
+  const free = new Map([...ledger].map(([key, row]) => [key, row.free]));
+  return orders.map((order) => {
+    if (!inserted.has(order.orderId)) return 'duplicate';
+    const key = segmentOf(order.itemId, order.segment);
+    const row = ledger.get(key);
+    if (!row) return 'refused';
+    if (!row.enforced) return 'ordered';
+    const left = free.get(key) ?? 0;
+    if (left <= 0) return 'refused';
+    free.set(key, left - 1);
+    return 'ordered';
+  });
+}
