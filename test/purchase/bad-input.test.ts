@@ -20,6 +20,7 @@ async function snapshot() {
       const type = await redis.type(key);
       if (type === 'string') return redis.get(key);
       if (type === 'set') return (await redis.smembers(key)).sort();
+      if (type === 'hash') return redis.hgetall(key);
       return redis.zrange(key, '0', '-1');
     }),
   );
@@ -28,6 +29,7 @@ async function snapshot() {
     items: await db.item.count(),
     orders: await db.order.count(),
     outbox: await db.outboxMessage.count(),
+    ledger: await db.stockSegment.findMany({ orderBy: [{ itemId: 'asc' }, { segment: 'asc' }] }),
   };
 }
 
