@@ -52,6 +52,8 @@ export interface TestStack {
 
 export interface StackOptions {
   env?: Record<string, string>;
+  /** Reach the test's fresh database another way (through a fault-injecting proxy, say). */
+  viaDatabaseUrl?: (url: string) => string;
   roles?: Role[];
   service?: ServiceOptions;
 }
@@ -61,7 +63,7 @@ export async function startStack(redisIndex: number, options: StackOptions = {})
   const database = await freshDatabase();
   const kafkaDir = mkdtempSync(join(tmpdir(), 'seckill-kafka-'));
   const config = loadConfig({
-    DATABASE_URL: database.url,
+    DATABASE_URL: options.viaDatabaseUrl ? options.viaDatabaseUrl(database.url) : database.url,
     REDIS_URL: await freshRedisUrl(redisIndex),
     KAFKA_DATA_DIR: kafkaDir,
     PORT: '0',
@@ -146,4 +148,54 @@ export function drained(stack: TestStack, itemId: string, timeoutMs = 60_000): P
     },
     timeoutMs,
   );
+}
+
+/** Every buyer asks until the answer is final (ordered, sold out, duplicate), retrying "busy" and 5xx answers. */
+export async function buyUntilDecided(
+  stack: TestStack,
+  itemId: string,
+  userIds: string[],
+  options: { concurrency?: number; deadlineMs?: number; onAnswer?: (status: string) => void } = {},
+): Promise<Map<string, string>> {
+  const decided = new Map<string, string>();
+  const deadline = Date.now() + (options.deadlineMs ?? 60_000);
+  const queue = [...userIds];
+  const buyer = async () => {
+    for (let userId = queue.shift(); userId !== undefined; userId = queue.shift()) {
+      for (;;) {
+        const res = await stack.post('/seckill', { userId, itemId }).catch(() => ({ status: 599, body: {} }));
+        const status: string = res.body?.status ?? `http_${res.status}`;
+        options.onAnswer?.(status);
+        if (['ordered', 'sold_out', 'duplicate'].includes(status) || Date.now() > deadline) {
+          decided.set(userId, status);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 32 }, buyer));
+  return decided;
+}
+
+/** The end state every safe sale must reach: every unit sold once, nothing leaked, the pipeline drained. */
+export async function exactEnd(stack: TestStack, itemId: string, stock: number, timeoutMs = 60_000) {
+  let last: ItemStatsBody | undefined;
+  return waitFor(
+    `item ${itemId} to end exact (orders = ${stock}, oversell, undersell, dbDrift 0, drained)`,
+    async () => {
+      const stats = (last = await itemStats(stack, itemId));
+      const exact =
+        stats.activeOrders === stock &&
+        stats.oversell === 0 &&
+        stats.undersell === 0 &&
+        stats.dbDrift === 0 &&
+        stats.outboxPending === 0 &&
+        stats.consumerLag === 0;
+      return exact ? stats : undefined;
+    },
+    timeoutMs,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message.split(';')[0]}; last stats: ${JSON.stringify(last)}`);
+  });
 }
