@@ -102,7 +102,13 @@ export interface Config {
     paymentTimeoutMs: number;
     workerId: number | undefined;
     expiryConcurrency: number;
-    batch: { maxBatch: number; lingerMs: number; maxQueued: number; concurrency: number; resolveTimeoutMs: number };
+    batch: {
+      maxBatch: number;
+      lingerMs: number;
+      maxQueued: number;
+      concurrency: number;
+      resolveTimeoutMs: number;
+    };
   };
   outbox: { batchSize: number; maxIdleMs: number; retentionMs: number };
   cache: { ttlMs: number; missingTtlMs: number; secondDeleteDelayMs: number };

@@ -52,7 +52,8 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     onAttempt: (result) => metrics.lockAttempts.inc({ result }),
     onRepair: (itemId, kind, count) => {
       metrics.stockRepairs.inc({ kind }, count);
-      if (kind !== 'clamped' || count) log.warn({ itemId, kind, count }, 'Redis stock put right from the ledger');
+      if (kind !== 'clamped' || count)
+        log.warn({ itemId, kind, count }, 'Redis stock put right from the ledger');
     },
     onRepairError: (itemId, err) => log.warn({ itemId, err }, 'stock repair failed; the next one retries'),
   });
@@ -62,7 +63,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   const secondDeletes = createQueue(config.redisUrl, QUEUES.cacheSecondDelete);
   const itemCache = new ItemCache(redis, db, secondDeletes, metrics, config.cache);
   const payments = new Payments(db, orders, sales, stock, paymentTimeouts, log);
-  const purchasePool = createPgPool(config.databaseUrl, config.orders.batch.concurrency + 1);
+  const purchasePool = createPgPool(config.databaseUrl, config.orders.batch.concurrency + 1, log);
   const writer = new OrderWriter(purchasePool, ids, log, {
     ...config.orders.batch,
     onBatch: (size, seconds) => {
@@ -73,7 +74,10 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
       metrics.ordersCreated.inc(committed.length);
       running.relay?.wake();
       payments.scheduleTimeouts(committed).catch((err) => {
-        log.warn({ err, orders: committed.length }, 'payment timeouts not scheduled; the overdue sweep expires them');
+        log.warn(
+          { err, orders: committed.length },
+          'payment timeouts not scheduled; the overdue sweep expires them',
+        );
       });
     },
   });

@@ -2,7 +2,12 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { StrategyName } from '../config';
 import type { Logger } from '../infra/logger';
-import { answerFromMemory, placeOrder, type PlaceOrderDeps, type PlaceOrderResult } from '../orders/place-order';
+import {
+  answerFromMemory,
+  placeOrder,
+  type PlaceOrderDeps,
+  type PlaceOrderResult,
+} from '../orders/place-order';
 import type { OrderStore } from '../orders/order-store';
 import type { ItemStats } from '../metrics/reconciliation';
 import { errorHandler, routeNotFound } from './errors';

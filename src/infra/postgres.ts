@@ -2,10 +2,14 @@
 // its own pool for everything else, so /stats scans, expiry jobs and a relay held up by a slow broker cannot take
 // the purchase path's connections.
 import { Pool } from 'pg';
+import type { Logger } from './logger';
 
-export function createPgPool(databaseUrl: string, max: number): Pool {
+export function createPgPool(databaseUrl: string, max: number, log: Logger): Pool {
   // UTC so that CURRENT_TIMESTAMP defaults agree with the UTC instants Prisma writes into the same columns.
-  return new Pool({ connectionString: databaseUrl, max, options: '-c TimeZone=UTC' });
+  const pool = new Pool({ connectionString: databaseUrl, max, options: '-c TimeZone=UTC' });
+  // An idle connection dropped by the server (restart, failover) must not take the process down with it.
+  pool.on('error', (err) => log.warn({ err }, 'idle PostgreSQL connection lost; the pool opens a new one'));
+  return pool;
 }
 
 /** SQLSTATE classes after which a COMMIT may or may not have happened: connection exception, operator intervention. */
@@ -18,7 +22,11 @@ const UNKNOWN_OUTCOME_CLASSES = ['08', '57'];
 export function isDefiniteFailure(err: unknown, commitSent: boolean): boolean {
   if (!commitSent) return true;
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !UNKNOWN_OUTCOME_CLASSES.includes(code.slice(0, 2));
+  return (
+    typeof code === 'string' &&
+    /^[0-9A-Z]{5}$/.test(code) &&
+    !UNKNOWN_OUTCOME_CLASSES.includes(code.slice(0, 2))
+  );
 }
 
 /** Deadlock or serialization failure: rolled back, and worth one more try. */

@@ -5,7 +5,14 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Db } from '../infra/prisma';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../metrics/registry';
-import { HEADERS, INVENTORY_GROUP, isOrderEventType, ORDERS_TOPIC, STOCK_DELTA, type OrderEvent } from '../order-events';
+import {
+  HEADERS,
+  INVENTORY_GROUP,
+  isOrderEventType,
+  ORDERS_TOPIC,
+  STOCK_DELTA,
+  type OrderEvent,
+} from '../order-events';
 import type { ItemCache } from './item-cache';
 
 interface StockChange {

@@ -66,7 +66,11 @@ export async function collectStats(sources: StatsSources): Promise<ItemStats[]> 
             SELECT item_id, user_id FROM orders WHERE status <> 'CANCELLED'
             GROUP BY item_id, user_id HAVING count(*) > 1) AS multi
           GROUP BY item_id`,
-        await tx.outboxMessage.groupBy({ by: ['itemId'], where: { status: 'PENDING' }, _count: { _all: true } }),
+        await tx.outboxMessage.groupBy({
+          by: ['itemId'],
+          where: { status: 'PENDING' },
+          _count: { _all: true },
+        }),
         await consumerLagByItem(tx),
       ];
       return { items, statusCounts, multiHolders, pending, lag };
@@ -87,7 +91,9 @@ export async function collectStats(sources: StatsSources): Promise<ItemStats[]> 
         paidOrders,
         cancelledOrders: count(sale.itemId, 'CANCELLED'),
         dbStock: sale.dbStock,
-        multiHolders: Number(multiHolders.find((row) => row.item_id.toString() === sale.itemId)?.holders ?? 0),
+        multiHolders: Number(
+          multiHolders.find((row) => row.item_id.toString() === sale.itemId)?.holders ?? 0,
+        ),
       };
       return {
         itemId: sale.itemId,

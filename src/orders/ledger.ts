@@ -9,7 +9,9 @@ export class DatabaseLedger implements StockLedger {
 
   /** One statement, so one snapshot: capacity, active orders and owed give-backs agree with each other. */
   async segments(itemId: string): Promise<LedgerSegment[]> {
-    const rows = await this.db.$queryRaw<{ segment: number; capacity: number; active: bigint; owed: string[] }[]>`
+    const rows = await this.db.$queryRaw<
+      { segment: number; capacity: number; active: bigint; owed: string[] }[]
+    >`
       SELECT s.segment, s.capacity,
         (SELECT count(*) FROM orders o
           WHERE o.item_id = s.item_id AND o.segment = s.segment AND o.status <> 'CANCELLED') AS active,
@@ -25,7 +27,10 @@ export class DatabaseLedger implements StockLedger {
       where: { itemId: BigInt(itemId) },
       select: { id: true, userId: true },
     });
-    return rows.map((row) => ({ userId: row.userId, reservation: reservationOf(row.id.toString(), row.userId) }));
+    return rows.map((row) => ({
+      userId: row.userId,
+      reservation: reservationOf(row.id.toString(), row.userId),
+    }));
   }
 
   /** A new sale's rows: `capacity` units per segment, nothing sold. */

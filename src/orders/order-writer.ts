@@ -134,16 +134,21 @@ export class OrderWriter {
     const backendPid = (client as unknown as { processID: number }).processID;
     const startedAt = new Date();
     let commitSent = false;
+    // A connection that breaks mid-batch also emits 'error' on the client; the query's rejection is what we act on.
+    const ignore = () => undefined;
+    client.on('error', ignore);
     try {
       await client.query('BEGIN');
       const outcomes = await this.writeBatch(client, orders);
       commitSent = true;
       await client.query('COMMIT');
+      client.off('error', ignore);
       client.release();
       return { kind: 'done', outcomes };
     } catch (err) {
       const definite = isDefiniteFailure(err, commitSent);
       await client.query('ROLLBACK').catch(() => undefined);
+      client.off('error', ignore);
       client.release(definite ? undefined : (err as Error)); // a broken connection is not reused
       if (!definite) return { kind: 'unknown', backendPid, startedAt };
       return { kind: isRetryable(err) ? 'retry' : 'failed', err };
@@ -183,7 +188,12 @@ export class OrderWriter {
        SELECT id, user_id, item_id, segment, CURRENT_TIMESTAMP
        FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[]) AS o(id, user_id, item_id, segment)
        ON CONFLICT (item_id, user_id) DO NOTHING RETURNING id::text`,
-      [orders.map((o) => o.orderId), orders.map((o) => o.userId), orders.map((o) => o.itemId), orders.map((o) => o.segment)],
+      [
+        orders.map((o) => o.orderId),
+        orders.map((o) => o.userId),
+        orders.map((o) => o.itemId),
+        orders.map((o) => o.segment),
+      ],
     );
     return new Set(rows.map((row) => row.id));
   }
@@ -209,16 +219,14 @@ export class OrderWriter {
 
   private async insertOutbox(client: PoolClient, admitted: OrderToWrite[]): Promise<void> {
     const at = new Date().toISOString();
-    const events = admitted.map(
-      (o): OrderEvent => ({
-        type: 'order.created',
-        orderId: o.orderId,
-        itemId: o.itemId,
-        userId: o.userId,
-        segment: o.segment,
-        at,
-      }),
-    );
+    const events = admitted.map((o): OrderEvent => ({
+      type: 'order.created',
+      orderId: o.orderId,
+      itemId: o.itemId,
+      userId: o.userId,
+      segment: o.segment,
+      at,
+    }));
     await client.query(
       `INSERT INTO outbox_messages (id, topic, key, type, item_id, payload)
        SELECT id, $1, key, 'order.created', item_id, payload
@@ -237,12 +245,19 @@ export class OrderWriter {
    * The connection broke after COMMIT was sent: the batch may or may not be in. End the old backend for sure (so a
    * COMMIT still on its way cannot land after we looked), then read back which orders exist.
    */
-  private async resolveUnknown(orders: OrderToWrite[], backendPid: number, startedAt: Date): Promise<WriteOutcome[]> {
+  private async resolveUnknown(
+    orders: OrderToWrite[],
+    backendPid: number,
+    startedAt: Date,
+  ): Promise<WriteOutcome[]> {
     const deadline = Date.now() + this.options.resolveTimeoutMs;
     for (let delay = 50; Date.now() < deadline; delay = Math.min(delay * 2, 1000)) {
       try {
         const found = await this.readBack(orders, backendPid, startedAt);
-        this.log.warn({ orders: orders.length, found: found.size }, 'order batch outcome resolved by reading back');
+        this.log.warn(
+          { orders: orders.length, found: found.size },
+          'order batch outcome resolved by reading back',
+        );
         return orders.map((o) => (found.has(o.orderId) ? 'ordered' : 'failed'));
       } catch (err) {
         this.log.warn({ err }, 'order batch outcome unknown; retrying the read-back');

@@ -90,7 +90,9 @@ export class Payments {
         AND o.created_at + (i.payment_timeout_ms + ${slackMs}) * interval '1 millisecond' < now()
       ORDER BY o.id LIMIT 1000`;
     for (const { id } of overdue) {
-      await this.expire(id.toString()).catch((err) => this.log.warn({ err, orderId: id }, 'overdue expiry failed'));
+      await this.expire(id.toString()).catch((err) =>
+        this.log.warn({ err, orderId: id }, 'overdue expiry failed'),
+      );
     }
     return overdue.length;
   }
@@ -105,7 +107,11 @@ export class Payments {
     });
     let done = 0;
     for (const order of owed) {
-      if (await this.returnUnit(order).catch((err) => this.log.warn({ err, orderId: order.id }, 'give-back failed')))
+      if (
+        await this.returnUnit(order).catch((err) =>
+          this.log.warn({ err, orderId: order.id }, 'give-back failed'),
+        )
+      )
         done++;
     }
     return done;

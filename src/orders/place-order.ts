@@ -30,7 +30,10 @@ export interface PurchaseRequest {
  * The answers that need no I/O at all: a sale this process knows that is closed or was just seen sold out. Callers
  * ask this first, before rate limits or anything else that costs a round trip.
  */
-export function answerFromMemory(deps: PlaceOrderDeps, request: PurchaseRequest): PlaceOrderResult | undefined {
+export function answerFromMemory(
+  deps: PlaceOrderDeps,
+  request: PurchaseRequest,
+): PlaceOrderResult | undefined {
   const sale = deps.sales.cached(request.itemId);
   if (!sale) return undefined;
   const window = saleWindow(sale);

@@ -13,7 +13,9 @@ export interface SweepDeps {
   graceMs: number;
 }
 
-export async function sweepStaleReservations(deps: SweepDeps): Promise<{ returned: number; cleared: number }> {
+export async function sweepStaleReservations(
+  deps: SweepDeps,
+): Promise<{ returned: number; cleared: number }> {
   const cutoff = Date.now() - deps.graceMs;
   let returned = 0;
   let cleared = 0;

@@ -33,7 +33,12 @@ export class DatabaseStock implements StockStrategy {
     return { kind: 'taken', segment: 0 };
   }
 
-  async settle(sale: SaleStock, _segment: number, _purchase: Purchase, settlement: Settlement): Promise<void> {
+  async settle(
+    sale: SaleStock,
+    _segment: number,
+    _purchase: Purchase,
+    settlement: Settlement,
+  ): Promise<void> {
     if (settlement === 'refused') this.memory.markSoldOut(sale.itemId);
   }
 

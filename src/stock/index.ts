@@ -7,7 +7,15 @@ import { RedisSegmentedStock, splitIntoSegments, type RedisSegmentsOptions } fro
 import { StockScripts, type SegmentTake } from './scripts';
 import { lockedTaker, luaTaker, naiveTaker, type SegmentTaker } from './segment-takers';
 
-export type { LedgerSegment, Purchase, SaleStock, Settlement, StockLedger, StockStrategy, TakeResult } from './port';
+export type {
+  LedgerSegment,
+  Purchase,
+  SaleStock,
+  Settlement,
+  StockLedger,
+  StockStrategy,
+  TakeResult,
+} from './port';
 export { splitIntoSegments };
 
 export interface StockObservers {
@@ -35,7 +43,10 @@ export function createStock(
 
   const strategies: Record<StrategyName, StockStrategy> = {
     'segmented-lock': inRedis('segmented-lock', lockedTaker(scripts, config.lockTtlMs)),
-    'global-lock': inRedis('global-lock', lockedTaker(scripts, config.lockTtlMs), { ...checked, fixedSegments: 1 }),
+    'global-lock': inRedis('global-lock', lockedTaker(scripts, config.lockTtlMs), {
+      ...checked,
+      fixedSegments: 1,
+    }),
     lua: inRedis('lua', luaTaker(scripts)),
     naive: inRedis('naive', naiveTaker(redis), { ...walk, checkedByDatabase: false }),
     db: new DatabaseStock(ledger, config.soldOutRecheckMs),

@@ -15,10 +15,7 @@ export interface Purchase {
 }
 
 export type TakeResult =
-  | { kind: 'taken'; segment: number }
-  | { kind: 'duplicate' }
-  | { kind: 'sold_out' }
-  | { kind: 'busy' };
+  { kind: 'taken'; segment: number } | { kind: 'duplicate' } | { kind: 'sold_out' } | { kind: 'busy' };
 
 /**
  * What the database did with the order of a taken unit:

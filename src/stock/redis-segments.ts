@@ -6,7 +6,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { StrategyName } from '../config';
 import { homeSegment, itemKeys, segmentKeys } from './keys';
-import type { Purchase, RepairReport, SaleStock, Settlement, StockLedger, StockStrategy, TakeResult } from './port';
+import type {
+  Purchase,
+  RepairReport,
+  SaleStock,
+  Settlement,
+  StockLedger,
+  StockStrategy,
+  TakeResult,
+} from './port';
 import type { SegmentTaker } from './segment-takers';
 import type { SegmentTake, StockScripts } from './scripts';
 import { SoldOutMemory } from './sold-out-memory';
@@ -84,7 +92,8 @@ export class RedisSegmentedStock implements StockStrategy {
     }
     try {
       const result = await this.walk(sale, purchase.reservation, seenEmpty);
-      if (result.kind !== 'taken') await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation);
+      if (result.kind !== 'taken')
+        await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation);
       return result;
     } catch (err) {
       await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation).catch(() => undefined);
@@ -146,10 +155,12 @@ export class RedisSegmentedStock implements StockStrategy {
         await this.redis.zrem(keys.held, purchase.reservation);
         return;
       case 'duplicate': // the database holds an order of this user: the claim stays, the unit goes back
-        if (await this.scripts.releaseReservation(keys, purchase.reservation)) await this.unitIsBack(sale.itemId);
+        if (await this.scripts.releaseReservation(keys, purchase.reservation))
+          await this.unitIsBack(sale.itemId);
         return;
       case 'failed':
-        if (await this.scripts.releaseReservation(keys, purchase.reservation)) await this.unitIsBack(sale.itemId);
+        if (await this.scripts.releaseReservation(keys, purchase.reservation))
+          await this.unitIsBack(sale.itemId);
         await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation);
         return;
       case 'refused': {

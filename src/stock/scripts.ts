@@ -39,7 +39,12 @@ function decode<T extends string>(codes: Record<number, T>, reply: unknown, scri
 
 const TAKE: Record<number, SegmentTake> = { 1: 'taken', 0: 'empty', [-1]: 'contended', [-2]: 'missing' };
 const CLAIM_TAKE: Record<number, ClaimTake> = { ...TAKE, [-3]: 'duplicate' };
-const ACQUIRE: Record<number, LockAcquire> = { 1: 'acquired', 0: 'empty', [-1]: 'contended', [-2]: 'missing' };
+const ACQUIRE: Record<number, LockAcquire> = {
+  1: 'acquired',
+  0: 'empty',
+  [-1]: 'contended',
+  [-2]: 'missing',
+};
 const RETURN_UNIT = { 1: 'returned', 0: 'already_returned', [-2]: 'missing' } as const;
 
 export class StockScripts {
@@ -63,7 +68,15 @@ export class StockScripts {
   }
 
   async claimAndTake(k: SegmentKeys, userId: string, reservation: string): Promise<ClaimTake> {
-    const reply = await this.redis.claimAndTake(k.stock, k.held, k.ops, k.buyers, userId, reservation, Date.now());
+    const reply = await this.redis.claimAndTake(
+      k.stock,
+      k.held,
+      k.ops,
+      k.buyers,
+      userId,
+      reservation,
+      Date.now(),
+    );
     return decode(CLAIM_TAKE, reply, 'claim-and-take');
   }
 
@@ -96,11 +109,22 @@ export class StockScripts {
   }
 
   async returnUnit(k: SegmentKeys, orderId: string): Promise<(typeof RETURN_UNIT)[keyof typeof RETURN_UNIT]> {
-    return decode(RETURN_UNIT, await this.redis.returnUnit(k.stock, k.returned, k.ops, orderId), 'return-unit');
+    return decode(
+      RETURN_UNIT,
+      await this.redis.returnUnit(k.stock, k.returned, k.ops, orderId),
+      'return-unit',
+    );
   }
 
   async rebuildSegment(k: SegmentKeys, forSale: number, owedOrderIds: string[]): Promise<boolean> {
-    const reply = await this.redis.rebuildSegment(k.stock, k.held, k.returned, k.ops, forSale, ...owedOrderIds);
+    const reply = await this.redis.rebuildSegment(
+      k.stock,
+      k.held,
+      k.returned,
+      k.ops,
+      forSale,
+      ...owedOrderIds,
+    );
     return reply === 1;
   }
 

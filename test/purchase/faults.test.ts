@@ -99,7 +99,11 @@ test('a process killed between taking a unit and committing: the sweeper gives t
   expect(await stock.take(sale, ghost)).toEqual({ kind: 'taken', segment: 0 });
   // And a committed order whose reservation was never cleared.
   const committed = await stack.post('/seckill', { userId: 'alive', itemId });
-  await stack.service.redis.zadd(segmentKeys(itemId, 0).held, 0, reservationOf(committed.body.orderId, 'alive'));
+  await stack.service.redis.zadd(
+    segmentKeys(itemId, 0).held,
+    0,
+    reservationOf(committed.body.orderId, 'alive'),
+  );
   expect(await remaining(itemId)).toBe(1);
   expect((await stack.post('/seckill', { userId: 'ghost', itemId })).body).toEqual({ status: 'duplicate' });
 

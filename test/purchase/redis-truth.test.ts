@@ -9,7 +9,12 @@ let stack: TestStack;
 beforeAll(async () => {
   redis = await startPrivateRedis();
   stack = await startStack(0, {
-    env: { REDIS_URL: redis.url, SWEEP_INTERVAL_MS: '200', RESERVATION_GRACE_MS: '2000', LOCK_WAIT_MS: '500' },
+    env: {
+      REDIS_URL: redis.url,
+      SWEEP_INTERVAL_MS: '200',
+      RESERVATION_GRACE_MS: '2000',
+      LOCK_WAIT_MS: '500',
+    },
     roles: ['api', 'relay', 'consumer', 'worker'],
     service: { consumer: FAST_CONSUMER },
   });
@@ -50,7 +55,12 @@ function faultAfter(after: number, fault: () => Promise<void>) {
 test.each(['segmented-lock', 'lua'])(
   '%s: Redis FLUSHALL mid-crowd: the sale resumes from the database and ends exact',
   async (strategy) => {
-    const { itemId } = await stack.createSale({ name: `flush-${strategy}`, stock: STOCK, segments: 8, strategy });
+    const { itemId } = await stack.createSale({
+      name: `flush-${strategy}`,
+      stock: STOCK,
+      segments: 8,
+      strategy,
+    });
     const rebuiltBefore = await repairs('rebuilt');
     const admin = stack.service.redis.duplicate();
     const fault = faultAfter(STOCK / 3, async () => {

@@ -5,6 +5,8 @@ import { saleWindow } from '../../src/orders/sales';
 import { splitIntoSegments } from '../../src/stock/redis-segments';
 import { parseReservation, reservationOf } from '../../src/orders/reservation';
 import { SoldOutMemory } from '../../src/stock/sold-out-memory';
+import { admit } from '../../src/orders/order-writer';
+import { isDefiniteFailure } from '../../src/infra/postgres';
 
 describe('splitIntoSegments', () => {
   test.each([
@@ -95,5 +97,57 @@ describe('loadConfig', () => {
   ])('rejects %j naming %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);
+  });
+});
+
+describe('the arbiter (admit)', () => {
+  const order = (orderId: string, segment = 0) => ({
+    orderId,
+    itemId: '7',
+    userId: `u${orderId}`,
+    segment,
+    paymentTimeoutMs: 1000,
+  });
+  const row = (free: number, enforced = true) => ({ free, enforced });
+
+  test('admits in batch order while the segment has free units, refuses the rest', () => {
+    const orders = [order('1'), order('2'), order('3'), order('4', 1)];
+    const ledger = new Map([
+      ['7:0', row(2)],
+      ['7:1', row(0)],
+    ]);
+    expect(admit(orders, new Set(['1', '2', '3', '4']), ledger)).toEqual([
+      'ordered',
+      'ordered',
+      'refused',
+      'refused',
+    ]);
+  });
+
+  test('a row the unique constraint refused takes no unit: the next buyer gets it', () => {
+    const orders = [order('1'), order('2')];
+    expect(admit(orders, new Set(['2']), new Map([['7:0', row(1)]]))).toEqual(['duplicate', 'ordered']);
+  });
+
+  test('no ledger row is a refusal (fail safe); an unenforced row (naive) admits everything', () => {
+    expect(admit([order('1')], new Set(['1']), new Map())).toEqual(['refused']);
+    expect(admit([order('1'), order('2')], new Set(['1', '2']), new Map([['7:0', row(0, false)]]))).toEqual([
+      'ordered',
+      'ordered',
+    ]);
+  });
+});
+
+describe('commit outcomes (isDefiniteFailure)', () => {
+  test('before COMMIT was sent every failure is a rollback', () => {
+    expect(isDefiniteFailure(new Error('Connection terminated unexpectedly'), false)).toBe(true);
+  });
+  test('after COMMIT: a server error is a rollback, a broken connection or a shutdown is unknown', () => {
+    expect(isDefiniteFailure(Object.assign(new Error('x'), { code: '40001' }), true)).toBe(true);
+    expect(isDefiniteFailure(Object.assign(new Error('x'), { code: '23505' }), true)).toBe(true);
+    expect(isDefiniteFailure(Object.assign(new Error('x'), { code: '57P01' }), true)).toBe(false);
+    expect(isDefiniteFailure(Object.assign(new Error('x'), { code: '08006' }), true)).toBe(false);
+    expect(isDefiniteFailure(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), true)).toBe(false);
+    expect(isDefiniteFailure(new Error('Connection terminated unexpectedly'), true)).toBe(false);
   });
 });
