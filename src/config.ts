@@ -64,7 +64,8 @@ const envSchema = z.object({
   RATE_LIMIT_IP_PER_SEC: int(0, 0),
   MAX_IN_FLIGHT: int(1024, 0),
 
-  OUTBOX_BATCH_SIZE: int(200, 1),
+  /** Rows per relay batch: one claim, one produce request per partition leader, one UPDATE to mark them SENT. */
+  OUTBOX_BATCH_SIZE: int(1000, 1),
   OUTBOX_MAX_IDLE_MS: int(200, 1),
   OUTBOX_RETENTION_MS: int(3600_000, 0),
   CACHE_TTL_MS: int(30_000, 1),

@@ -109,7 +109,11 @@ export class OutboxRelay {
 
   private async publish(rows: ClaimedRow[]): Promise<void> {
     const byTopic = new Map<string, ClaimedRow[]>();
-    for (const row of rows) byTopic.set(row.topic, [...(byTopic.get(row.topic) ?? []), row]);
+    for (const row of rows) {
+      const topicRows = byTopic.get(row.topic);
+      if (topicRows) topicRows.push(row);
+      else byTopic.set(row.topic, [row]);
+    }
     await this.producer.sendBatch({
       acks: -1,
       topicMessages: [...byTopic].map(([topic, topicRows]) => ({

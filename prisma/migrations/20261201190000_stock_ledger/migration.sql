@@ -19,8 +19,5 @@ CREATE TABLE "stock_segments" (
 ALTER TABLE "stock_segments" ADD CONSTRAINT "stock_segments_item_id_fkey" FOREIGN KEY ("item_id") REFERENCES "items"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 
--- Hand-written (Prisma's schema language has no CHECK): the ledger can never record more sold units than exist.
-ALTER TABLE "stock_segments" ADD CONSTRAINT "stock_segments_sold_within_capacity" CHECK ("sold" >= 0 AND "sold" <= "capacity");
-
 -- Cancelled orders whose unit is still owed to Redis: the worker's retry scans only these.
 CREATE INDEX "orders_owed_give_backs" ON "orders" ("item_id") WHERE "status" = 'CANCELLED' AND "stock_returned_at" IS NULL;
