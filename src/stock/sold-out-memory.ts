@@ -21,12 +21,6 @@ export class SoldOutMemory {
     this.entry(itemId).soldOut = { value: true, until: Date.now() + this.ttlMs };
   }
 
-  markOnSale(itemId: string): void {
-    const entry = this.entry(itemId);
-    entry.soldOut = { value: false, until: Date.now() + this.ttlMs };
-    if (entry.empty.size) entry.empty = new Set();
-  }
-
   markSegmentEmpty(itemId: string, segment: number): void {
     this.entry(itemId).empty.add(segment);
   }

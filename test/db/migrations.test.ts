@@ -13,7 +13,14 @@ import { applyMigrations } from '../../src/infra/migrations';
 const SERVER = 'postgresql://postgres@127.0.0.1:5432';
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const PRISMA_CLI = path.join(REPO_ROOT, 'node_modules', '.bin', 'prisma');
-const TABLES = ['_prisma_migrations', 'items', 'orders', 'outbox_messages', 'processed_messages', 'stock_segments'];
+const TABLES = [
+  '_prisma_migrations',
+  'items',
+  'orders',
+  'outbox_messages',
+  'processed_messages',
+  'stock_segments',
+];
 
 async function onServer<T>(database: string, fn: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: `${SERVER}/${database}` });

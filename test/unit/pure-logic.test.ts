@@ -72,7 +72,7 @@ test('sold-out memory forgets after its TTL', async () => {
   expect([...memory.emptySegments('1')]).toEqual([3]);
   await new Promise((resolve) => setTimeout(resolve, 40));
   expect(memory.soldOut('1')).toBeUndefined();
-  memory.markOnSale('1');
+  memory.forget('1');
   expect(memory.emptySegments('1').size).toBe(0);
 });
 
