@@ -1,4 +1,4 @@
-// /stats: per item, does what was sold agree with what was in stock? Definitions are design.md's.
+// /stats: per item, does what was sold agree with what was in stock? Definitions: docs/contract.md.
 import type { Db } from '../infra/prisma';
 import { INVENTORY_GROUP } from '../inventory/consumer';
 import type { Sales } from '../orders/sales';

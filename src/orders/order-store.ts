@@ -30,7 +30,7 @@ export class OrderStore {
 
   async createWithOutbox(order: NewOrder): Promise<void> {
     // A batch transaction (two INSERTs, one round trip each, no interactive callbacks) is the cheapest atomic write
-    // Prisma offers; environment.md measured it above the interactive form.
+    // Prisma offers; docs/machines.md measured it above the interactive form.
     await this.db.$transaction(
       [
         this.db.order.create({

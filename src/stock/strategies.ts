@@ -1,4 +1,4 @@
-// Builds the inventory strategies by name (design.md's table). All share the StockStrategy interface.
+// Builds the inventory strategies by name (the README's "Strategies" table). All share the StockStrategy interface.
 import type { Redis } from 'ioredis';
 import type { Config, StrategyName } from '../config';
 import type { Db } from '../infra/prisma';
