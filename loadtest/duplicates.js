@@ -28,11 +28,10 @@ export const options = {
       maxDuration: __ENV.MAX_DURATION || '1m',
     },
   },
-  thresholds: {
-    ...commonThresholds(),
+  thresholds: Object.assign(commonThresholds(), {
     orders: [`count==${Math.min(STOCK, USERS)}`],
     duplicates: ['count>0'],
-  },
+  }),
   summaryTrendStats,
 };
 

@@ -28,12 +28,11 @@ export const options = {
       maxDuration: __ENV.MAX_DURATION || '1m',
     },
   },
-  thresholds: {
-    ...commonThresholds(),
+  thresholds: Object.assign(commonThresholds(), {
     orders: [`count==${EXPECTED_ORDERS}`],
     // Every user asked once, so a duplicate answer would mean the server confused two users.
     duplicates: ['count==0'],
-  },
+  }),
   summaryTrendStats,
 };
 

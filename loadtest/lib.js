@@ -1,6 +1,8 @@
 // Shared pieces of the k6 scenarios: where the server is, how a sale is created, how one purchase is classified,
 // and the reconciliation check that turns an oversold or undersold sale into a failed run.
-import { fail } from 'k6';
+// Syntax: ES2017 at most (no object spread, optional chaining, `??` or optional catch binding), because older k6
+// releases refuse newer syntax; test/loadtest/es2017.test.ts parses every script to keep it so.
+import { fail, sleep } from 'k6';
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
 
@@ -33,6 +35,7 @@ export function envInt(name, fallback) {
 }
 
 // Latency limits are knobs because a laptop, a CI runner and a tuned server disagree about what is fast.
+// Merged into each script's thresholds with Object.assign (object spread is newer than ES2017).
 export function commonThresholds() {
   return {
     http_req_failed: ['rate<0.01'],
@@ -47,7 +50,7 @@ export const summaryTrendStats = ['avg', 'min', 'med', 'max', 'p(95)', 'p(99)'];
 function parseJson(res) {
   try {
     return res.json();
-  } catch {
+  } catch (_unreadable) {
     return null;
   }
 }
@@ -56,7 +59,7 @@ function createSale(name, stock, segments) {
   if (!ADMIN_TOKEN)
     fail('ADMIN_TOKEN is not set: pass the token the server printed at start (or set ITEM_ID)');
   const res = http.post(`${BASE_URL}/admin/sales`, JSON.stringify({ name, stock, segments }), {
-    headers: { ...JSON_HEADERS, Authorization: `Bearer ${ADMIN_TOKEN}` },
+    headers: Object.assign({}, JSON_HEADERS, { Authorization: `Bearer ${ADMIN_TOKEN}` }),
     tags: { name: 'POST /admin/sales' },
   });
   const body = parseJson(res);
@@ -70,11 +73,12 @@ function createSale(name, stock, segments) {
 export function setupSale(name, { stock, segments }) {
   const runId = Date.now().toString(36);
   if (__ENV.ITEM_ID) return { itemId: __ENV.ITEM_ID, stock, runId };
-  return { ...createSale(`${name}-${runId}`, stock, segments), runId };
+  return Object.assign(createSale(`${name}-${runId}`, stock, segments), { runId });
 }
 
 function classify(res) {
-  const status = parseJson(res)?.status;
+  const body = parseJson(res);
+  const status = body ? body.status : undefined;
   if (res.status === 201) return 'orders';
   if (res.status === 410) return 'sold_out';
   if (res.status === 429) return 'rate_limited';
@@ -103,13 +107,34 @@ export function fetchItemStats(itemId) {
   return item;
 }
 
+// The sale is judged only once the pipeline has drained: until the outbox relay and the inventory consumer have
+// caught up, dbDrift (and undersell, defined at quiescence) describe work in flight, not a fault. Polls /stats
+// until outboxPending and consumerLag are both 0; fails the run when that takes longer than DRAIN_TIMEOUT_S.
+export function waitForDrain(itemId) {
+  const timeoutMs = envInt('DRAIN_TIMEOUT_S', 60) * 1000;
+  const deadline = Date.now() + timeoutMs;
+  let item = fetchItemStats(itemId);
+  while (item.outboxPending !== 0 || item.consumerLag !== 0) {
+    if (Date.now() >= deadline)
+      fail(
+        `item ${itemId} did not drain within ${timeoutMs / 1000} s (outboxPending=${item.outboxPending}, ` +
+          `consumerLag=${item.consumerLag}): the sale cannot be judged`,
+      );
+    sleep(0.5);
+    item = fetchItemStats(itemId);
+  }
+  return item;
+}
+
 // Runs once after the load. A failure here makes k6 exit non-zero, whatever the thresholds said: a sale that
-// oversold or leaked units is broken however fast it was. extraCheck(item) returns a message for a further failure.
+// oversold, leaked units or whose database stock disagrees with its orders is broken however fast it was.
+// extraCheck(item) returns a message for a further failure.
 export function assertReconciled(data, extraCheck) {
-  const item = fetchItemStats(data.itemId);
+  const item = waitForDrain(data.itemId);
   const problems = [];
   if (item.oversell !== 0) problems.push(`oversell=${item.oversell}`);
   if (item.undersell !== 0) problems.push(`undersell=${item.undersell}`);
+  if (item.dbDrift !== 0) problems.push(`dbDrift=${item.dbDrift}`);
   const extra = extraCheck ? extraCheck(item) : null;
   if (extra) problems.push(extra);
   if (problems.length > 0) fail(`item ${data.itemId} does not reconcile: ${problems.join(', ')}`);

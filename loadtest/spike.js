@@ -33,12 +33,11 @@ export const options = {
       ],
     },
   },
-  thresholds: {
-    ...commonThresholds(),
+  thresholds: Object.assign(commonThresholds(), {
     // A spike on a hot item must sell out: fewer orders than stock means units were lost or refused wrongly.
     // (More is legitimate only when payment timeouts put units back on sale; teardown judges oversell.)
     orders: [`count>=${STOCK}`],
-  },
+  }),
   summaryTrendStats,
 };
 

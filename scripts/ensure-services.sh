@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Makes sure the services the tests talk to are reachable: Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432
-# (trust auth, user postgres). Starts them when installed but stopped; installs them with apt-get when missing and
-# running as root. Idempotent; does nothing when both answer. Honours TEST_REDIS_URL / TEST_POSTGRES_URL being elsewhere
-# by skipping the local checks.
+# The test set-up (`pretest`): everything `npm test` needs beyond Node and node_modules, so that the README's two
+# commands are all a fresh machine needs.
+# - Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres): started when installed
+#   but stopped, installed with apt-get when missing and running as root. TEST_REDIS_URL / TEST_POSTGRES_URL
+#   pointing elsewhere skip the local check of that one.
+# - Programs the tests run: kcat (second Kafka client of the broker's compatibility tests) and prometheus (a real
+#   scrape of /metrics).
+# - The service's own database (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/seckill), created if
+#   missing and migrated: the drift check (test/db) runs the CLI against it.
+# Idempotent; quick when everything is there. Not root and something missing: says which Debian package to install.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 log() { printf 'ensure-services: %s\n' "$*"; }
 
@@ -11,12 +18,28 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 apt_install() {
   if [ "$(id -u)" != 0 ]; then
-    log "missing $*; install it (apt-get install -y $*) or point TEST_REDIS_URL/TEST_POSTGRES_URL elsewhere"
+    log "missing Debian package(s): $*. Install them as root (apt-get install -y $*) and run npm test again"
     exit 1
   fi
   log "installing $*"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Installs packages without letting their maintainer scripts start a system service: the Debian prometheus package
+# would start one listening on every interface (:9090); the tests start their own on 127.0.0.1.
+apt_install_quiet_services() {
+  local policy=/usr/sbin/policy-rc.d
+  if [ "$(id -u)" = 0 ] && [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+    apt_install "$@"
+    rm -f "$policy"
+    trap - EXIT
+  else
+    apt_install "$@"
+  fi
 }
 
 ensure_redis() {
@@ -45,6 +68,25 @@ ensure_postgres() {
   log "PostgreSQL did not start"; exit 1
 }
 
+ensure_programs() {
+  local missing=()
+  command -v kcat >/dev/null || missing+=(kcat)
+  command -v prometheus >/dev/null || missing+=(prometheus)
+  [ ${#missing[@]} -eq 0 ] || apt_install_quiet_services "${missing[@]}"
+}
+
+ensure_database() {
+  local out
+  # prisma.config.ts picks the same DATABASE_URL (or default) as the drift check; deploy creates a missing database.
+  if ! out=$(PRISMA_HIDE_UPDATE_MESSAGE=1 node_modules/.bin/prisma migrate deploy 2>&1); then
+    printf '%s\n' "$out" >&2
+    log "could not create or migrate the service database (DATABASE_URL or prisma.config.ts's default)"
+    exit 1
+  fi
+}
+
 [ -n "${TEST_REDIS_URL:-}" ] || ensure_redis
 [ -n "${TEST_POSTGRES_URL:-}" ] || ensure_postgres
-log "Redis and PostgreSQL are reachable"
+ensure_programs
+ensure_database
+log "Redis, PostgreSQL, kcat, prometheus and the service database are ready"

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-/** Repository root: this file lives in src/infra (and stays there when run through tsx or jest). */
+/** Repository root: this file is src/infra/migrations.ts (tsx, jest) or dist/infra/migrations.js (compiled). */
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const PRISMA_CLI = path.join(REPO_ROOT, 'node_modules', '.bin', 'prisma');
 

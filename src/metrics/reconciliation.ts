@@ -1,4 +1,5 @@
-// /stats: per item, does what was sold agree with what was in stock? The database's numbers come from one snapshot.
+// /stats: per item, does what was sold agree with what was in stock? Definitions: docs/contract.md;
+// the database's numbers come from one snapshot.
 import type { Db, DbTx } from '../infra/prisma';
 import { INVENTORY_GROUP } from '../order-events';
 import type { Sale } from '../orders/sales';

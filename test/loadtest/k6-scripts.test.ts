@@ -2,6 +2,7 @@
 // transpiled to CommonJS with the typescript compiler and evaluated in a fresh vm context whose `require` serves
 // stubs for the k6 modules (and the real ./lib.js, loaded the same way). The stubs record HTTP calls and counter
 // samples and answer with canned responses, so options, setup, the purchase and teardown can all be exercised.
+// k6's sleep() advances a fake clock (the context's Date.now) instead of waiting, so drain timeouts take no time.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import vm from 'node:vm';
@@ -34,6 +35,8 @@ interface K6Harness {
   responseCallbackStatuses: number[];
   respond: (responder: Responder) => void;
   setIds: (ids: { vu: number; iteration: number }) => void;
+  /** Seconds passed to k6's sleep(), in order. */
+  sleeps: number[];
 }
 
 function stubResponse(status: number, body: unknown): StubResponse {
@@ -66,6 +69,13 @@ function loadScript(name: string, env: Record<string, string>): K6Harness {
   const responseCallbackStatuses: number[] = [];
   let responder: Responder = () => ({ status: 500 });
   const ids = { vu: 1, iteration: 0 };
+  const sleeps: number[] = [];
+  let clockMs = Date.UTC(2026, 0, 1);
+  class FakeDate extends Date {
+    static now(): number {
+      return clockMs;
+    }
+  }
 
   const send = (call: HttpCall): StubResponse => {
     calls.push(call);
@@ -103,13 +113,17 @@ function loadScript(name: string, env: Record<string, string>): K6Harness {
       fail: (message: string) => {
         throw new K6Fail(message);
       },
+      sleep: (seconds: number) => {
+        sleeps.push(seconds);
+        clockMs += seconds * 1000;
+      },
     },
     'k6/http': { __esModule: true, default: http },
     'k6/metrics': { Counter },
     'k6/execution': { __esModule: true, default: execution },
   };
 
-  const context = vm.createContext({ __ENV: env, console: { log: () => undefined } });
+  const context = vm.createContext({ __ENV: env, console: { log: () => undefined }, Date: FakeDate });
   const loaded = new Map<string, Record<string, unknown>>();
   const load = (file: string): Record<string, unknown> => {
     const cached = loaded.get(file);
@@ -136,6 +150,7 @@ function loadScript(name: string, env: Record<string, string>): K6Harness {
       responder = next;
     },
     setIds: (next) => Object.assign(ids, next),
+    sleeps,
   };
 }
 
@@ -247,7 +262,7 @@ describe.each(SCRIPTS)('loadtest/$file', ({ file, scenario, executor, healthyAct
     expect(k6.calls[0]).toMatchObject({ method: 'GET', url: 'http://sut:3000/stats' });
   });
 
-  it.each<Record<string, number>>([{ oversell: 1 }, { undersell: 1 }, { undersell: -2 }])(
+  it.each<Record<string, number>>([{ oversell: 1 }, { undersell: 1 }, { undersell: -2 }, { dbDrift: 3 }])(
     'fails teardown when %o',
     (bad) => {
       k6.respond(() => ({
@@ -260,6 +275,43 @@ describe.each(SCRIPTS)('loadtest/$file', ({ file, scenario, executor, healthyAct
         },
       }));
       expect(() => fn(k6, 'teardown')(DATA)).toThrow(K6Fail);
+    },
+  );
+
+  it('waits for the outbox and the consumer to drain before judging dbDrift', () => {
+    // In flight: dbDrift is what the consumer has yet to apply, not a fault; the drained answer reconciles.
+    const inFlight = [
+      statsItem({ activeOrders: healthyActiveOrders, outboxPending: 73, consumerLag: 10, dbDrift: 97 }),
+      statsItem({ activeOrders: healthyActiveOrders, outboxPending: 0, consumerLag: 24, dbDrift: 24 }),
+      statsItem({ activeOrders: healthyActiveOrders, outboxPending: 0, consumerLag: 0, dbDrift: 0 }),
+    ];
+    let polls = 0;
+    k6.respond(() => ({ status: 200, body: { items: [inFlight[Math.min(polls++, inFlight.length - 1)]] } }));
+    expect(() => fn(k6, 'teardown')(DATA)).not.toThrow();
+    expect(polls).toBe(3);
+    expect(k6.sleeps).toHaveLength(2);
+  });
+
+  it('fails teardown when drained but the database stock disagrees', () => {
+    k6.respond(() => ({
+      status: 200,
+      body: { items: [statsItem({ activeOrders: healthyActiveOrders, dbDrift: 2 })] },
+    }));
+    expect(() => fn(k6, 'teardown')(DATA)).toThrow(/dbDrift=2/);
+  });
+
+  it.each<Record<string, number>>([{ outboxPending: 73 }, { consumerLag: 5 }])(
+    'fails teardown when the sale never drains (%o), after DRAIN_TIMEOUT_S',
+    (stuck) => {
+      const bounded = loadScript(file, { ADMIN_TOKEN: 'sekret', DRAIN_TIMEOUT_S: '10' });
+      bounded.respond(() => ({
+        status: 200,
+        body: { items: [statsItem({ activeOrders: healthyActiveOrders, ...stuck })] },
+      }));
+      expect(() => fn(bounded, 'teardown')(DATA)).toThrow(/did not drain within 10 s/);
+      const slept = bounded.sleeps.reduce((sum, seconds) => sum + seconds, 0);
+      expect(slept).toBeGreaterThanOrEqual(10);
+      expect(slept).toBeLessThan(11);
     },
   );
 

@@ -15,9 +15,10 @@ afterAll(async () => {
 });
 
 function startConsumerProcess(): ChildProcess {
+  // The source under test through tsx in this one process (the bin would run dist/, possibly older than src/).
   return spawn(
     process.execPath,
-    [join(__dirname, '../../bin/seckill.js'), 'serve', '--role', 'consumer', '--no-migrate'],
+    ['--import', 'tsx', join(__dirname, '../../src/main.ts'), 'serve', '--role', 'consumer', '--no-migrate'],
     {
       env: {
         ...process.env,

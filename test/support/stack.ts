@@ -138,7 +138,7 @@ export async function itemStats(stack: TestStack, itemId: string): Promise<ItemS
   return res.body.items.find((item: { itemId: string }) => item.itemId === itemId);
 }
 
-/** Waits until the outbox and the consumer have drained for this item (design.md's quiescence). */
+/** Waits until the outbox and the consumer have drained for this item (docs/contract.md's quiescence). */
 export function drained(stack: TestStack, itemId: string, timeoutMs = 60_000): Promise<ItemStatsBody> {
   return waitFor(
     `item ${itemId} to drain`,

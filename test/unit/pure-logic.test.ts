@@ -20,7 +20,7 @@ describe('splitIntoSegments', () => {
   });
 });
 
-describe('reconcile (design.md definitions)', () => {
+describe('reconcile (docs/contract.md definitions)', () => {
   const facts = {
     initialStock: 50,
     redisRemaining: 0,
