@@ -66,6 +66,8 @@ const envSchema = z.object({
 
   /** Rows per relay batch: one claim, one produce request per partition leader, one UPDATE to mark them SENT. */
   OUTBOX_BATCH_SIZE: int(1000, 1),
+  /** Relay claim loops side by side, each on its own share of the order ids (per-order order is kept). */
+  OUTBOX_LANES: int(2, 1).pipe(z.number().max(64)),
   OUTBOX_MAX_IDLE_MS: int(200, 1),
   OUTBOX_RETENTION_MS: int(3600_000, 0),
   CACHE_TTL_MS: int(30_000, 1),
@@ -111,7 +113,7 @@ export interface Config {
       resolveTimeoutMs: number;
     };
   };
-  outbox: { batchSize: number; maxIdleMs: number; retentionMs: number };
+  outbox: { batchSize: number; lanes: number; maxIdleMs: number; retentionMs: number };
   cache: { ttlMs: number; missingTtlMs: number; secondDeleteDelayMs: number };
   sweepIntervalMs: number;
 }
@@ -165,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     outbox: {
       batchSize: e.OUTBOX_BATCH_SIZE,
+      lanes: e.OUTBOX_LANES,
       maxIdleMs: e.OUTBOX_MAX_IDLE_MS,
       retentionMs: e.OUTBOX_RETENTION_MS,
     },

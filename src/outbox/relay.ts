@@ -17,6 +17,11 @@ interface ClaimedRow {
 
 export interface RelayOptions {
   batchSize: number;
+  /**
+   * Claim loops running side by side, each on its own share of the keys (a hash of the order id), so one loop's
+   * claim overlaps another's publish while one order's events still leave in order.
+   */
+  lanes: number;
   /** Longest sleep when idle; new rows also wake the relay at once when they are written in this process. */
   maxIdleMs: number;
   retentionMs: number;
@@ -26,8 +31,8 @@ export interface RelayOptions {
 
 export class OutboxRelay {
   private running = false;
-  private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private loops: Promise<void>[] = [];
+  private readonly wakeUps = new Set<() => void>();
 
   constructor(
     private readonly db: Db,
@@ -39,29 +44,29 @@ export class OutboxRelay {
 
   start(): void {
     this.running = true;
-    this.loop = this.run();
+    this.loops = Array.from({ length: this.options.lanes }, (_, lane) => this.run(lane));
   }
 
-  /** Finishes the batch in flight, then returns. */
+  /** Finishes the batches in flight, then returns. */
   async stop(): Promise<void> {
     this.running = false;
     this.wake();
-    await this.loop;
+    await Promise.all(this.loops);
   }
 
   wake(): void {
-    this.wakeUp?.();
+    for (const wakeUp of this.wakeUps) wakeUp();
   }
 
-  private async run(): Promise<void> {
+  private async run(lane: number): Promise<void> {
     let idleMs = 1;
     let lastCleanup = 0;
     while (this.running) {
-      const relayed = await this.relayBatch().catch((err) => {
+      const relayed = await this.relayBatch(lane).catch((err) => {
         this.log.warn({ err }, 'outbox relay: batch failed; rows stay PENDING');
         return -1;
       });
-      if (Date.now() - lastCleanup > 60_000) {
+      if (lane === 0 && Date.now() - lastCleanup > 60_000) {
         lastCleanup = Date.now();
         await this.deleteOldSent().catch((err) => this.log.warn({ err }, 'outbox relay: cleanup failed'));
       }
@@ -74,13 +79,14 @@ export class OutboxRelay {
     }
   }
 
-  /** One claimed batch, published and marked in one transaction. Returns how many rows were relayed. */
-  async relayBatch(): Promise<number> {
+  /** One claimed batch of a lane, published and marked in one transaction. Returns how many rows were relayed. */
+  private async relayBatch(lane: number): Promise<number> {
     return this.db.$transaction(
       async (tx) => {
         const rows = await tx.$queryRaw<ClaimedRow[]>`
           SELECT id, topic, key, type, payload FROM outbox_messages
-          WHERE status = 'PENDING' ORDER BY id LIMIT ${this.options.batchSize}
+          WHERE status = 'PENDING' AND (hashtext(key) & 2147483647) % ${this.options.lanes} = ${lane}
+          ORDER BY id LIMIT ${this.options.batchSize}
           FOR UPDATE SKIP LOCKED`;
         if (!rows.length) return 0;
         const ids = rows.map((row) => row.id);
@@ -134,12 +140,13 @@ export class OutboxRelay {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this.wakeUps.delete(done);
         resolve();
-      }
-      this.wakeUp = done;
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeUps.add(done);
     });
   }
 }
