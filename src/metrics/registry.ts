@@ -1,4 +1,6 @@
 // Prometheus metrics (prom-client), one registry per service instance so tests can run several side by side.
+// Names follow Prometheus conventions: the unit in the name (_seconds, _messages, _units), _total on counters,
+// histograms for latencies. deploy/grafana/dashboards/seckill.json queries these names (a test checks it).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics() {
@@ -27,9 +29,22 @@ export function createMetrics() {
       registers,
     }),
     ordersCreated: new Counter({ name: 'seckill_orders_created_total', help: 'Orders committed', registers }),
+    // Group commit (purchase path v2) observes these two; defined here so the dashboard and names are settled.
+    orderBatchSize: new Histogram({
+      name: 'seckill_order_batch_size',
+      help: 'Orders written per group-commit transaction',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers,
+    }),
+    orderCommitLatency: new Histogram({
+      name: 'seckill_order_commit_duration_seconds',
+      help: 'Duration of one group-commit transaction (orders + outbox rows)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
     outboxPending: new Gauge({
-      name: 'seckill_outbox_pending',
-      help: 'Outbox rows not yet relayed',
+      name: 'seckill_outbox_pending_messages',
+      help: 'Outbox rows not yet relayed (refreshed by /stats and /metrics)',
       registers,
     }),
     relayPublished: new Counter({
@@ -59,15 +74,34 @@ export function createMetrics() {
       help: 'Item reads that reached the database (cache misses that rebuilt)',
       registers,
     }),
+    // Per-item reconciliation gauges, set from /stats (definitions in the README's /stats section).
+    stockRemaining: new Gauge({
+      name: 'seckill_stock_remaining_units',
+      help: 'Units still on sale per item (Redis segments, or the database for the db strategy)',
+      labelNames: ['item'],
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'seckill_consumer_lag_messages',
+      help: 'Relayed messages the inventory consumer has not applied yet, per item',
+      labelNames: ['item'],
+      registers,
+    }),
     oversell: new Gauge({
-      name: 'seckill_oversell',
+      name: 'seckill_oversell_units',
       help: 'Oversold units per item',
       labelNames: ['item'],
       registers,
     }),
     undersell: new Gauge({
-      name: 'seckill_undersell',
+      name: 'seckill_undersell_units',
       help: 'Leaked units per item (negative: phantom stock)',
+      labelNames: ['item'],
+      registers,
+    }),
+    dbDrift: new Gauge({
+      name: 'seckill_db_drift_units',
+      help: 'Database stock minus (initial stock - active orders) per item; 0 once drained',
       labelNames: ['item'],
       registers,
     }),
