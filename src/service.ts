@@ -154,6 +154,8 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     const app = createApp({
       log,
       adminToken,
+      buyerAuth: config.buyerAuth,
+      observerToken: config.observerToken,
       maxBodyBytes: config.http.maxBodyBytes,
       defaults: {
         segments: config.stock.defaultSegments,
