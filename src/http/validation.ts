@@ -8,7 +8,8 @@ const MAX_ID = 2n ** 63n - 1n;
 const decimalId = z
   .string()
   .regex(/^[1-9][0-9]{0,18}$/, 'must be a decimal id string')
-  .refine((value) => BigInt(value) <= MAX_ID, 'must fit a signed 64-bit integer');
+  // zod runs this even when the regex failed, so it must not throw on what the regex refused.
+  .refine((value) => !/^[0-9]+$/.test(value) || BigInt(value) <= MAX_ID, 'must fit a signed 64-bit integer');
 const userId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_-]');
 
 export const seckillBody = z.object({ userId, itemId: decimalId }).strict();
