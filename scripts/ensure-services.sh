@@ -47,4 +47,5 @@ ensure_postgres() {
 
 [ -n "${TEST_REDIS_URL:-}" ] || ensure_redis
 [ -n "${TEST_POSTGRES_URL:-}" ] || ensure_postgres
+command -v prometheus >/dev/null || apt_install prometheus # test/observe starts the binary itself, on a free port
 log "Redis and PostgreSQL are reachable"
