@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { ConfigError, loadConfig } from '../../src/config';
 import { mintBuyerToken } from '../../src/http/buyer-token';
+import { driveCrowd } from '../../src/sim/load-driver';
 import { startStack, type TestStack } from '../support/stack';
 import { stateSnapshot } from '../support/snapshot';
 
@@ -141,4 +142,37 @@ test('token mode needs a secret of at least 32 characters', () => {
     secret: SECRET,
   });
   expect(loadConfig({}).buyerAuth).toEqual({ mode: 'open' });
+});
+
+test("the simulator's load driver mints a token per buyer: every answer counted, the orders are the crowd's", async () => {
+  const { itemId: crowdItem } = await stack.createSale({ name: 'crowd', stock: 10, segments: 2 });
+  const result = await driveCrowd({
+    url: stack.url,
+    itemId: crowdItem,
+    users: 30,
+    requests: 30,
+    duplicateRatio: 0,
+    connections: 8,
+    userPrefix: 'sim',
+    authorize: (userId) => `Bearer ${mintBuyerToken(SECRET, userId)}`,
+  });
+  expect(result.outcomes).toMatchObject({ ordered: 10, sold_out: 20, errors: 0 });
+  const owners = await stack.service.db.order.findMany({ where: { itemId: BigInt(crowdItem) } });
+  expect(owners.map((order) => order.userId).sort()).toEqual(
+    result.orders.map((order) => order.userId).sort(),
+  );
+  expect(owners.every((order) => /^sim\d+$/.test(order.userId))).toBe(true);
+});
+
+test('the same crowd without tokens is refused whole (the driver really sent them above)', async () => {
+  const { itemId: crowdItem } = await stack.createSale({ name: 'tokenless', stock: 5, segments: 1 });
+  const result = await driveCrowd({
+    url: stack.url,
+    itemId: crowdItem,
+    users: 5,
+    requests: 5,
+    duplicateRatio: 0,
+    connections: 2,
+  });
+  expect(result.outcomes).toMatchObject({ ordered: 0, errors: 5 });
 });
