@@ -153,7 +153,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.get('/metrics', observer, async (_req, res) => {
-    await deps.stats(); // refreshes the oversell/undersell gauges
+    await deps.stats(); // refreshes the per-item gauges (stock, lag, oversell, undersell, drift) and outbox pending
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
