@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack, waitFor, type TestStack } from '../support/stack';
-import { startPrometheus, type RunningPrometheus } from '../support/prometheus';
+import { prometheusBinary, startPrometheus, type RunningPrometheus } from '../support/prometheus';
 
 const OBSERVER_TOKEN = 'prometheus-test-observer-0123456789';
 let stack: TestStack;
@@ -64,4 +64,9 @@ test("every query of the Grafana dashboard evaluates on this Prometheus (k6's to
       'resultType',
     );
   }
+});
+
+test('a missing binary fails the test with the package to install, never a skip', () => {
+  expect(() => prometheusBinary('/nonexistent/prometheus')).toThrow(/Debian package "prometheus"/);
+  expect(prometheusBinary()).toMatch(/prometheus$/);
 });

@@ -22,15 +22,16 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-export function prometheusBinary(): string {
-  const found = spawnSync('sh', ['-c', 'command -v prometheus || ls /usr/bin/prometheus'], {
-    encoding: 'utf8',
-  });
-  const path = found.stdout.trim().split('\n')[0];
+/** PROMETHEUS_BIN overrides the lookup on PATH (and names a missing binary in tests of this message). */
+export function prometheusBinary(explicit = process.env.PROMETHEUS_BIN): string {
+  const found = explicit
+    ? spawnSync('test', ['-x', explicit])
+    : spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' });
+  const path = explicit ?? String(found.stdout).trim();
   if (found.status !== 0 || !path) {
     throw new Error(
-      'the prometheus binary is missing: install the Debian package "prometheus" (apt-get install -y prometheus); ' +
-        'scripts/ensure-services.sh does it when run as root',
+      `the prometheus binary is missing${explicit ? ` at ${explicit}` : ''}: install the Debian package ` +
+        '"prometheus" (apt-get install -y prometheus); scripts/ensure-services.sh does it when run as root',
     );
   }
   return path;
