@@ -3,11 +3,17 @@
 // Syntax: ES2017 at most (no object spread, optional chaining, `??` or optional catch binding), because older k6
 // releases refuse newer syntax; test/loadtest/es2017.test.ts parses every script to keep it so.
 import { fail, sleep } from 'k6';
+import crypto from 'k6/crypto';
+import encoding from 'k6/encoding';
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
 
 export const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:3000').replace(/\/+$/, '');
 export const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || '';
+// Set when the server runs with BUYER_AUTH=token (the same secret): each buyer then sends a token it minted.
+export const BUYER_TOKEN_SECRET = __ENV.BUYER_TOKEN_SECRET || '';
+// Set when the server has OBSERVER_TOKEN: the teardown's GET /stats needs it.
+const OBSERVER_TOKEN = __ENV.OBSERVER_TOKEN || '';
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 
@@ -76,6 +82,24 @@ export function setupSale(name, { stock, segments }) {
   return Object.assign(createSale(`${name}-${runId}`, stock, segments), { runId });
 }
 
+// An HS256 JWT for the buyer, signed with BUYER_TOKEN_SECRET: {sub: userId, iat, exp}. ES2017 on purpose (no
+// spread, no optional chaining), like the rest of what k6 versions before 0.52 must parse.
+export function buyerToken(userId, nowSec) {
+  const now = nowSec === undefined ? Math.floor(Date.now() / 1000) : nowSec;
+  const part = (value) => encoding.b64encode(JSON.stringify(value), 'rawurl');
+  const unsigned =
+    part({ alg: 'HS256', typ: 'JWT' }) + '.' + part({ sub: userId, iat: now, exp: now + 3600 });
+  return unsigned + '.' + crypto.hmac('sha256', BUYER_TOKEN_SECRET, unsigned, 'base64rawurl');
+}
+
+// Minted once per user per VU: a token lives an hour, longer than any of these runs.
+const buyerTokens = {};
+function purchaseHeaders(userId) {
+  if (!BUYER_TOKEN_SECRET) return JSON_HEADERS;
+  if (!buyerTokens[userId]) buyerTokens[userId] = buyerToken(userId);
+  return Object.assign({}, JSON_HEADERS, { Authorization: 'Bearer ' + buyerTokens[userId] });
+}
+
 function classify(res) {
   const body = parseJson(res);
   const status = body ? body.status : undefined;
@@ -90,7 +114,7 @@ function classify(res) {
 
 export function buy(userId, itemId) {
   const res = http.post(`${BASE_URL}/seckill`, JSON.stringify({ userId, itemId }), {
-    headers: JSON_HEADERS,
+    headers: purchaseHeaders(userId),
     tags: { name: 'POST /seckill' },
   });
   const outcome = classify(res);
@@ -99,7 +123,8 @@ export function buy(userId, itemId) {
 }
 
 export function fetchItemStats(itemId) {
-  const res = http.get(`${BASE_URL}/stats`, { tags: { name: 'GET /stats' } });
+  const headers = OBSERVER_TOKEN ? { Authorization: 'Bearer ' + OBSERVER_TOKEN } : {};
+  const res = http.get(`${BASE_URL}/stats`, { headers, tags: { name: 'GET /stats' } });
   const body = parseJson(res);
   if (res.status !== 200 || !body || !Array.isArray(body.items)) fail(`GET /stats failed: ${res.status}`);
   const item = body.items.find((candidate) => String(candidate.itemId) === String(itemId));

@@ -15,67 +15,78 @@ const commaList = z
   )
   .optional();
 
-const envSchema = z.object({
-  HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: int(3000).pipe(z.number().max(65535)),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/seckill'),
-  DATABASE_POOL_SIZE: int(10, 1),
-  /** Comma list of brokers; unset means "start the embedded broker". */
-  KAFKA_BROKERS: commaList,
-  KAFKA_DATA_DIR: z.string().default('.data/kafka'),
-  /** How long the group waits for a silent consumer before giving its partitions to another. */
-  KAFKA_SESSION_TIMEOUT_MS: int(30_000, 1000),
-  /** Port of the embedded broker; 0 picks a free one (printed at start). */
-  KAFKA_EMBEDDED_PORT: int(0).pipe(z.number().max(65535)),
-  /** Unset means "generate one at start and print it once". */
-  ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+const envSchema = z
+  .object({
+    HOST: z.string().min(1).default('127.0.0.1'),
+    PORT: int(3000).pipe(z.number().max(65535)),
+    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/seckill'),
+    DATABASE_POOL_SIZE: int(10, 1),
+    /** Comma list of brokers; unset means "start the embedded broker". */
+    KAFKA_BROKERS: commaList,
+    KAFKA_DATA_DIR: z.string().default('.data/kafka'),
+    /** How long the group waits for a silent consumer before giving its partitions to another. */
+    KAFKA_SESSION_TIMEOUT_MS: int(30_000, 1000),
+    /** Port of the embedded broker; 0 picks a free one (printed at start). */
+    KAFKA_EMBEDDED_PORT: int(0).pipe(z.number().max(65535)),
+    /** Unset means "generate one at start and print it once". */
+    ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
+    /** `open`: the buyer is the body's userId (load tests); `token`: whoever a signed JWT (HS256) says. */
+    BUYER_AUTH: z.enum(['open', 'token']).default('open'),
+    /** HMAC secret of buyer tokens; required (≥ 32 chars) when BUYER_AUTH=token, checked below. */
+    BUYER_TOKEN_SECRET: z.string().min(32, 'BUYER_TOKEN_SECRET must be at least 32 characters').optional(),
+    /** Set: /stats and /metrics need Authorization: Bearer <OBSERVER_TOKEN>. Unset: open. */
+    OBSERVER_TOKEN: z.string().min(16, 'OBSERVER_TOKEN must be at least 16 characters').optional(),
+    LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 
-  STOCK_STRATEGY: z.enum(STRATEGY_NAMES).default('segmented-lock'),
-  DEFAULT_SEGMENTS: int(8, 1).pipe(z.number().max(1024)),
-  /** A segment lock is held for three Redis round trips; the TTL only matters when its holder dies. */
-  LOCK_TTL_MS: int(200, 10),
-  /** How long a purchase keeps trying segments whose locks are held before answering "busy". */
-  LOCK_WAIT_MS: int(2000, 1),
-  /** A process that saw an item sold out answers from memory for this long before asking Redis again. */
-  SOLD_OUT_RECHECK_MS: int(250, 0),
-  /** Reservations older than this with no order behind them are given back by the sweeper. */
-  RESERVATION_GRACE_MS: int(30_000, 1),
+    STOCK_STRATEGY: z.enum(STRATEGY_NAMES).default('segmented-lock'),
+    DEFAULT_SEGMENTS: int(8, 1).pipe(z.number().max(1024)),
+    /** A segment lock is held for three Redis round trips; the TTL only matters when its holder dies. */
+    LOCK_TTL_MS: int(200, 10),
+    /** How long a purchase keeps trying segments whose locks are held before answering "busy". */
+    LOCK_WAIT_MS: int(2000, 1),
+    /** A process that saw an item sold out answers from memory for this long before asking Redis again. */
+    SOLD_OUT_RECHECK_MS: int(250, 0),
+    /** Reservations older than this with no order behind them are given back by the sweeper. */
+    RESERVATION_GRACE_MS: int(30_000, 1),
 
-  PAYMENT_TIMEOUT_MS: int(15 * 60_000, 1),
-  /** Group commit: at most this many orders per transaction… */
-  ORDER_BATCH_MAX: int(256, 1).pipe(z.number().max(10_000)),
-  /** …collected for at most this long after the first one arrives. */
-  ORDER_BATCH_LINGER_MS: int(2, 0),
-  /** Orders waiting for a batch; beyond this a purchase is answered 503 busy at once. */
-  ORDER_QUEUE_MAX: int(4096, 1),
-  /** Batches committing at once; each holds one connection of the purchase path's own pool. */
-  ORDER_BATCH_CONCURRENCY: int(2, 1),
-  /** How long a commit whose reply was lost is chased (read back) before the sweeper is left to settle it. */
-  ORDER_RESOLVE_TIMEOUT_MS: int(10_000, 100),
-  /** 0–1023: keeps order ids unique across processes. Unset: leased from Redis (no two live processes share one). */
-  WORKER_ID: z.coerce.number().int().min(0).max(1023).optional(),
-  /** Expiry jobs run at once; they use the general pool, never the purchase path's. */
-  EXPIRY_CONCURRENCY: int(4, 1),
-  MAX_BODY_BYTES: int(8 * 1024, 64),
+    PAYMENT_TIMEOUT_MS: int(15 * 60_000, 1),
+    /** Group commit: at most this many orders per transaction… */
+    ORDER_BATCH_MAX: int(256, 1).pipe(z.number().max(10_000)),
+    /** …collected for at most this long after the first one arrives. */
+    ORDER_BATCH_LINGER_MS: int(2, 0),
+    /** Orders waiting for a batch; beyond this a purchase is answered 503 busy at once. */
+    ORDER_QUEUE_MAX: int(4096, 1),
+    /** Batches committing at once; each holds one connection of the purchase path's own pool. */
+    ORDER_BATCH_CONCURRENCY: int(2, 1),
+    /** How long a commit whose reply was lost is chased (read back) before the sweeper is left to settle it. */
+    ORDER_RESOLVE_TIMEOUT_MS: int(10_000, 100),
+    /** 0–1023: keeps order ids unique across processes. Unset: leased from Redis (no two live processes share one). */
+    WORKER_ID: z.coerce.number().int().min(0).max(1023).optional(),
+    /** Expiry jobs run at once; they use the general pool, never the purchase path's. */
+    EXPIRY_CONCURRENCY: int(4, 1),
+    MAX_BODY_BYTES: int(8 * 1024, 64),
 
-  RATE_LIMIT_USER_PER_SEC: int(5, 0),
-  RATE_LIMIT_IP_PER_SEC: int(0, 0),
-  MAX_IN_FLIGHT: int(1024, 0),
+    RATE_LIMIT_USER_PER_SEC: int(5, 0),
+    RATE_LIMIT_IP_PER_SEC: int(0, 0),
+    MAX_IN_FLIGHT: int(1024, 0),
 
-  /** Rows per relay batch: one claim, one produce request per partition leader, one UPDATE to mark them SENT. */
-  OUTBOX_BATCH_SIZE: int(1000, 1),
-  /** Relay claim loops side by side, each on its own share of the order ids (per-order order is kept). */
-  OUTBOX_LANES: int(2, 1).pipe(z.number().max(64)),
-  OUTBOX_MAX_IDLE_MS: int(200, 1),
-  OUTBOX_RETENTION_MS: int(3600_000, 0),
-  CACHE_TTL_MS: int(30_000, 1),
-  CACHE_MISSING_TTL_MS: int(2_000, 1),
-  CACHE_DOUBLE_DELETE_DELAY_MS: int(500, 0),
-  /** How often the worker role sweeps stale reservations and overdue unpaid orders (backstops of the jobs). */
-  SWEEP_INTERVAL_MS: int(5_000, 10),
-});
+    /** Rows per relay batch: one claim, one produce request per partition leader, one UPDATE to mark them SENT. */
+    OUTBOX_BATCH_SIZE: int(1000, 1),
+    /** Relay claim loops side by side, each on its own share of the order ids (per-order order is kept). */
+    OUTBOX_LANES: int(2, 1).pipe(z.number().max(64)),
+    OUTBOX_MAX_IDLE_MS: int(200, 1),
+    OUTBOX_RETENTION_MS: int(3600_000, 0),
+    CACHE_TTL_MS: int(30_000, 1),
+    CACHE_MISSING_TTL_MS: int(2_000, 1),
+    CACHE_DOUBLE_DELETE_DELAY_MS: int(500, 0),
+    /** How often the worker role sweeps stale reservations and overdue unpaid orders (backstops of the jobs). */
+    SWEEP_INTERVAL_MS: int(5_000, 10),
+  })
+  .refine((env) => env.BUYER_AUTH === 'open' || env.BUYER_TOKEN_SECRET !== undefined, {
+    message: 'BUYER_TOKEN_SECRET (at least 32 characters) is required when BUYER_AUTH=token',
+    path: ['BUYER_TOKEN_SECRET'],
+  });
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -92,6 +103,8 @@ export interface Config {
     sessionTimeoutMs: number;
   };
   adminToken: string | undefined;
+  buyerAuth: { mode: 'open' } | { mode: 'token'; secret: string };
+  observerToken: string | undefined;
   logLevel: Env['LOG_LEVEL'];
   stock: {
     strategy: StrategyName;
@@ -144,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
     },
     adminToken: e.ADMIN_TOKEN,
+    buyerAuth: e.BUYER_AUTH === 'token' ? { mode: 'token', secret: e.BUYER_TOKEN_SECRET! } : { mode: 'open' },
+    observerToken: e.OBSERVER_TOKEN,
     logLevel: e.LOG_LEVEL,
     stock: {
       strategy: e.STOCK_STRATEGY,

@@ -102,8 +102,12 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   const stats = async () => {
     const items = await collectStats({ db, stock, sales: (tx) => sales.all(tx) });
     for (const item of items) {
-      metrics.oversell.set({ item: item.itemId }, item.oversell);
-      metrics.undersell.set({ item: item.itemId }, item.undersell);
+      const labels = { item: item.itemId };
+      metrics.stockRemaining.set(labels, item.redisRemaining);
+      metrics.consumerLag.set(labels, item.consumerLag);
+      metrics.oversell.set(labels, item.oversell);
+      metrics.undersell.set(labels, item.undersell);
+      metrics.dbDrift.set(labels, item.dbDrift);
     }
     metrics.outboxPending.set(items.reduce((sum, item) => sum + item.outboxPending, 0));
     return items;
@@ -171,6 +175,8 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     const app = createApp({
       log,
       adminToken,
+      buyerAuth: config.buyerAuth,
+      observerToken: config.observerToken,
       maxBodyBytes: config.http.maxBodyBytes,
       defaults: {
         segments: config.stock.defaultSegments,

@@ -1,5 +1,5 @@
 // The express app: guards, routes, and the one error mapper. Route handlers only validate and delegate.
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type RequestHandler, type Response } from 'express';
 import type { StrategyName } from '../config';
 import type { Logger } from '../infra/logger';
 import {
@@ -11,9 +11,18 @@ import {
 import type { OrderStore } from '../orders/order-store';
 import type { ItemStats } from '../metrics/reconciliation';
 import { errorHandler, routeNotFound } from './errors';
-import { requireBearer, requireJson } from './guards';
-import { itemParams, newSaleBody, orderParams, parseInput, payBody, seckillBody } from './validation';
-import { itemNotFound, orderNotFound } from '../errors';
+import { buyerIdentity, buyerOf, observerGuard, requireBearer, requireJson, type BuyerAuth } from './guards';
+import {
+  itemParams,
+  newSaleBody,
+  orderParams,
+  parseInput,
+  payBody,
+  payBodyWithToken,
+  seckillBody,
+  seckillBodyWithToken,
+} from './validation';
+import { AppError, itemNotFound, orderNotFound } from '../errors';
 import type { Sale } from '../orders/sales';
 import type { Payments } from '../orders/payment';
 import type { ItemCache } from '../inventory/item-cache';
@@ -23,6 +32,9 @@ import type { Protection } from './protection';
 export interface AppDeps {
   log: Logger;
   adminToken: string;
+  buyerAuth: BuyerAuth;
+  /** Set: /stats and /metrics need it as a bearer token. */
+  observerToken?: string;
   maxBodyBytes: number;
   defaults: { segments: number; strategy: StrategyName; paymentTimeoutMs: number };
   purchase: PlaceOrderDeps;
@@ -73,13 +85,30 @@ export function createApp(deps: AppDeps): Express {
     res.status(201).json(saleJson(sale));
   });
 
+  const buyer = buyerIdentity(deps.buyerAuth);
+  /**
+   * The userId a use case acts for. Token mode: the token's subject; a userId in the body must name the same user
+   * (403 forbidden: the caller is known, and asks to act for someone else).
+   */
+  const actingUser = (res: Response, bodyUserId: string | undefined): string => {
+    const subject = buyerOf(res);
+    if (subject === undefined) return bodyUserId!; // open mode: the schema required it
+    if (bodyUserId !== undefined && bodyUserId !== subject) {
+      throw new AppError('forbidden', 'userId in the body must be the token subject or absent');
+    }
+    return subject;
+  };
+  const tokenMode = deps.buyerAuth.mode === 'token';
+
   const countOutcome = (outcome: SeckillOutcome) => deps.metrics.requests.inc({ outcome });
   app.post(
     '/seckill',
     deps.protection.shedLoad(() => countOutcome('busy')),
+    buyer,
     async (req, res) => {
       const stopTimer = deps.metrics.requestLatency.startTimer();
-      const input = parseInput(seckillBody, req.body);
+      const body = parseInput(tokenMode ? seckillBodyWithToken : seckillBody, req.body);
+      const input = { itemId: body.itemId, userId: actingUser(res, body.userId) };
       // Closed and sold-out sales are answered from memory before anything that costs a round trip.
       const result: PlaceOrderResult | { status: 'rate_limited' } =
         answerFromMemory(deps.purchase, input) ??
@@ -101,25 +130,36 @@ export function createApp(deps: AppDeps): Express {
     res.json(item);
   });
 
-  app.get('/orders/:orderId', async (req, res) => {
+  // Token mode: someone else's order is answered exactly like a missing one, so order ids cannot be probed.
+  app.get('/orders/:orderId', buyer, async (req, res) => {
     const { orderId } = parseInput(orderParams, req.params);
     const order = await deps.orders.find(orderId);
-    if (!order) throw orderNotFound(orderId);
+    const subject = buyerOf(res);
+    if (!order || (subject !== undefined && order.userId !== subject)) throw orderNotFound(orderId);
     res.json(orderJson(order));
   });
 
-  app.post('/orders/:orderId/pay', async (req, res) => {
+  app.post('/orders/:orderId/pay', buyer, async (req, res) => {
     const { orderId } = parseInput(orderParams, req.params);
-    const { userId } = parseInput(payBody, req.body);
-    res.json(orderJson(await deps.payments.pay(orderId, userId)));
+    // Token mode: the token says who pays, so the body may be absent.
+    const body = tokenMode ? parseInput(payBodyWithToken, req.body ?? {}) : parseInput(payBody, req.body);
+    const userId = actingUser(res, body.userId);
+    try {
+      res.json(orderJson(await deps.payments.pay(orderId, userId)));
+    } catch (err) {
+      // pay() changed nothing for a non-owner; token mode hides that the order exists.
+      if (tokenMode && err instanceof AppError && err.code === 'forbidden') throw orderNotFound(orderId);
+      throw err;
+    }
   });
 
-  app.get('/stats', async (_req, res) => {
+  const observer = observerGuard(deps.observerToken);
+  app.get('/stats', observer, async (_req, res) => {
     res.json({ items: await deps.stats() });
   });
 
-  app.get('/metrics', async (_req, res) => {
-    await deps.stats(); // refreshes the oversell/undersell gauges
+  app.get('/metrics', observer, async (_req, res) => {
+    await deps.stats(); // refreshes the per-item gauges (stock, lag, oversell, undersell, drift) and outbox pending
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 

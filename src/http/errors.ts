@@ -25,10 +25,21 @@ const BODY_PARSER_ERRORS: Record<string, ErrorCode> = {
   'charset.unsupported': 'unsupported_media_type',
 };
 
+/**
+ * Other client errors of express and body-parser (a body that fails to decompress, a malformed percent escape in a
+ * path) carry only an HTTP status; they are the client's fault, so they keep a 4xx rather than become a 500.
+ */
+function clientErrorCode(status: unknown): ErrorCode | undefined {
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  if (status === 413) return 'payload_too_large';
+  if (status === 415) return 'unsupported_media_type';
+  return 'invalid_input';
+}
+
 export function toAppError(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err;
-  const type = (err as { type?: unknown } | null)?.type;
-  const code = typeof type === 'string' ? BODY_PARSER_ERRORS[type] : undefined;
+  const { type, status } = (err ?? {}) as { type?: unknown; status?: unknown };
+  const code = (typeof type === 'string' ? BODY_PARSER_ERRORS[type] : undefined) ?? clientErrorCode(status);
   return code ? new AppError(code, (err as Error).message) : undefined;
 }
 

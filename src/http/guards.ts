@@ -1,7 +1,10 @@
-// Request guards: content type, admin bearer token.
+// Request guards: content type, bearer tokens (admin, observer), and the buyer's identity.
 import { timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
+import { errors as joseErrors, jwtVerify } from 'jose';
+import type { Config } from '../config';
 import { AppError } from '../errors';
+import { tokenSubject } from './validation';
 
 /** Every body this service reads is JSON; anything else is refused before parsing. */
 export const requireJson: RequestHandler = (req, _res, next) => {
@@ -12,14 +15,59 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
-export function requireBearer(token: string): RequestHandler {
+const bearerOf = (header: string | undefined) => /^Bearer (.+)$/.exec(header ?? '')?.[1];
+
+export function requireBearer(
+  token: string,
+  message = 'admin routes need Authorization: Bearer <ADMIN_TOKEN>',
+): RequestHandler {
   const expected = Buffer.from(token);
   return (req, _res, next) => {
-    const given = Buffer.from(/^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? '');
+    const given = Buffer.from(bearerOf(req.get('authorization')) ?? '');
     // Constant-time comparison, so the token cannot be guessed byte by byte from response times.
     const ok = given.length === expected.length && timingSafeEqual(given, expected);
-    next(
-      ok ? undefined : new AppError('unauthorized', 'admin routes need Authorization: Bearer <ADMIN_TOKEN>'),
-    );
+    next(ok ? undefined : new AppError('unauthorized', message));
   };
 }
+
+/** OBSERVER_TOKEN unset: the observer routes stay open (what load tests and the simulator expect). */
+export function observerGuard(token: string | undefined): RequestHandler {
+  return token
+    ? requireBearer(token, '/stats and /metrics need Authorization: Bearer <OBSERVER_TOKEN>')
+    : (_req, _res, next) => next();
+}
+
+export type BuyerAuth = Config['buyerAuth'];
+
+/**
+ * BUYER_AUTH=token: the buyer is the `sub` of an HS256 JWT with an `exp`, verified with BUYER_TOKEN_SECRET, and is
+ * left in res.locals for the route (buyerOf). Open mode: passes everything, the route takes the body's userId.
+ */
+export function buyerIdentity(auth: BuyerAuth): RequestHandler {
+  if (auth.mode === 'open') return (_req, _res, next) => next();
+  const key = new TextEncoder().encode(auth.secret);
+  // Express 5 forwards a rejected promise to the error handler; success has to call next itself.
+  return async (req, res, next) => {
+    const token = bearerOf(req.get('authorization'));
+    if (!token) throw new AppError('unauthorized', 'this route needs Authorization: Bearer <buyer token>');
+    let sub: unknown;
+    try {
+      // Pinning the algorithm refuses "alg: none" and any other algorithm a forger might pick.
+      ({
+        payload: { sub },
+      } = await jwtVerify(token, key, { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] }));
+    } catch (err) {
+      if (err instanceof joseErrors.JOSEError) {
+        throw new AppError('unauthorized', `buyer token refused: ${err.code}`);
+      }
+      throw err;
+    }
+    const parsed = tokenSubject.safeParse(sub);
+    if (!parsed.success) throw new AppError('unauthorized', 'buyer token refused: sub is not a valid userId');
+    res.locals.buyer = parsed.data;
+    next();
+  };
+}
+
+/** The token's buyer in token mode, undefined in open mode. */
+export const buyerOf = (res: Response): string | undefined => res.locals.buyer as string | undefined;

@@ -3,11 +3,21 @@ import { z } from 'zod';
 import { STRATEGY_NAMES } from '../config';
 import { AppError } from '../errors';
 
-const decimalId = z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a decimal id string');
+// Ids are PostgreSQL bigints: 19 digits can still exceed 2^63 - 1, which the database would refuse with a 500.
+const MAX_ID = 2n ** 63n - 1n;
+const decimalId = z
+  .string()
+  .regex(/^[1-9][0-9]{0,18}$/, 'must be a decimal id string')
+  // zod runs this even when the regex failed, so it must not throw on what the regex refused.
+  .refine((value) => !/^[0-9]+$/.test(value) || BigInt(value) <= MAX_ID, 'must fit a signed 64-bit integer');
 const userId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_-]');
 
 export const seckillBody = z.object({ userId, itemId: decimalId }).strict();
 export const payBody = z.object({ userId }).strict();
+/** BUYER_AUTH=token: the buyer is the token's subject; a userId in the body is optional and must match it. */
+export const seckillBodyWithToken = z.object({ userId: userId.optional(), itemId: decimalId }).strict();
+export const payBodyWithToken = z.object({ userId: userId.optional() }).strict();
+export const tokenSubject = userId;
 export const itemParams = z.object({ itemId: decimalId });
 export const orderParams = z.object({ orderId: decimalId });
 

@@ -1,4 +1,6 @@
 // Prometheus metrics (prom-client), one registry per service instance so tests can run several side by side.
+// Names follow Prometheus conventions: the unit in the name (_seconds, _messages, _units), _total on counters,
+// histograms for latencies. deploy/grafana/dashboards/seckill.json queries these names (a test checks it).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics() {
@@ -46,8 +48,8 @@ export function createMetrics() {
       registers,
     }),
     outboxPending: new Gauge({
-      name: 'seckill_outbox_pending',
-      help: 'Outbox rows not yet relayed',
+      name: 'seckill_outbox_pending_messages',
+      help: 'Outbox rows not yet relayed (refreshed by /stats and /metrics)',
       registers,
     }),
     relayPublished: new Counter({
@@ -77,15 +79,34 @@ export function createMetrics() {
       help: 'Item reads that reached the database (cache misses that rebuilt)',
       registers,
     }),
+    // Per-item reconciliation gauges, set from /stats (definitions in the README's /stats section).
+    stockRemaining: new Gauge({
+      name: 'seckill_stock_remaining_units',
+      help: 'Units still on sale per item (Redis segments, or the database for the db strategy)',
+      labelNames: ['item'],
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'seckill_consumer_lag_messages',
+      help: 'Relayed messages the inventory consumer has not applied yet, per item',
+      labelNames: ['item'],
+      registers,
+    }),
     oversell: new Gauge({
-      name: 'seckill_oversell',
+      name: 'seckill_oversell_units',
       help: 'Oversold units per item',
       labelNames: ['item'],
       registers,
     }),
     undersell: new Gauge({
-      name: 'seckill_undersell',
+      name: 'seckill_undersell_units',
       help: 'Leaked units per item (negative: phantom stock)',
+      labelNames: ['item'],
+      registers,
+    }),
+    dbDrift: new Gauge({
+      name: 'seckill_db_drift_units',
+      help: 'Database stock minus (initial stock - active orders) per item; 0 once drained',
       labelNames: ['item'],
       registers,
     }),

@@ -40,6 +40,11 @@ function strategyList(value: string): StrategyName[] {
   return names as StrategyName[];
 }
 
+function buyerAuthMode(value: string): 'open' | 'token' {
+  if (value !== 'open' && value !== 'token') throw new Error(`--buyer-auth is open or token, not ${value}`);
+  return value;
+}
+
 export function registerSimCommand(program: Command): void {
   program
     .command('sim')
@@ -63,6 +68,7 @@ export function registerSimCommand(program: Command): void {
     )
     .option('--payment-timeout-ms <n>', 'payment window of each order')
     .option('--user-rate-limit <n>', 'requests per user per second the service allows (0 = off)')
+    .option('--buyer-auth <mode>', 'open (userId in the body) or token (a signed token per buyer)', 'open')
     .option('--seed <n>', 'crowd seed: same seed, same crowd', '42')
     .option('--drain-timeout-ms <n>', 'how long to wait for the pipeline to drain', '120000')
     .option(
@@ -91,6 +97,7 @@ export function registerSimCommand(program: Command): void {
         userRateLimit: pick('userRateLimit', preset.userRateLimit)!,
         seed: number(opts.seed!),
         drainTimeoutMs: number(opts.drainTimeoutMs!),
+        buyerAuth: buyerAuthMode(opts.buyerAuth!),
         progress: (line) => process.stderr.write(line.startsWith('\n') ? `${line}\n` : `\r${line}`),
       };
       const report = await simulate(options);

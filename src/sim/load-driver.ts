@@ -47,6 +47,8 @@ export interface CrowdPlan {
   sampleRemainingStock?: () => Promise<number>; // called each interval to put remaining stock on the timeline
   maxDurationMs?: number; // hard safety cap on the whole run, default 10 minutes
   requestTimeoutSec?: number; // a request unanswered this long counts as an error, default 10 (autocannon's)
+  // BUYER_AUTH=token: the Authorization header value for a user (e.g. `Bearer <jwt>`); called once per user.
+  authorize?: (userId: string) => string;
 }
 
 export interface CrowdResult {
@@ -352,6 +354,12 @@ function assertDrivePlan(plan: CrowdPlan): void {
 }
 
 function autocannonOptions(plan: CrowdPlan, recorder: CrowdRecorder, requests: number): autocannon.Options {
+  const authorizations = new Map<string, string>();
+  const authorization = (userId: string) => {
+    let value = authorizations.get(userId);
+    if (value === undefined) authorizations.set(userId, (value = plan.authorize!(userId)));
+    return value;
+  };
   return {
     url: seckillUrl(plan.url),
     method: 'POST',
@@ -369,7 +377,9 @@ function autocannonOptions(plan: CrowdPlan, recorder: CrowdRecorder, requests: n
         setupRequest: (request, context) => {
           const { userId, ...inFlight } = recorder.takeNext();
           (context as RequestContext).inFlight = inFlight;
-          return { ...request, body: JSON.stringify({ userId, itemId: plan.itemId }) };
+          const body = JSON.stringify({ userId, itemId: plan.itemId });
+          if (!plan.authorize) return { ...request, body };
+          return { ...request, body, headers: { ...request.headers, authorization: authorization(userId) } };
         },
         onResponse: (statusCode, body, context) => {
           const inFlight = (context as RequestContext).inFlight;

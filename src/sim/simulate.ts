@@ -1,5 +1,7 @@
 // One simulated flash sale per strategy: start the stack, create a sale, drive the crowd, pay some orders, wait for
 // expiries and the pipeline to drain, reconcile, report. --compare runs every strategy on the same crowd.
+import { randomBytes } from 'node:crypto';
+import { mintBuyerToken } from '../http/buyer-token';
 import { loadConfig, type StrategyName } from '../config';
 import { createLogger } from '../infra/logger';
 import type { ItemStats } from '../metrics/reconciliation';
@@ -25,6 +27,8 @@ export interface SimOptions {
   userRateLimit: number;
   drainTimeoutMs: number;
   progress: (line: string) => void;
+  /** `token`: the service runs with BUYER_AUTH=token and the crowd sends a signed token per buyer. Default open. */
+  buyerAuth?: 'open' | 'token';
 }
 
 /** naive is the control group: it is expected to oversell, so its numbers mark it unsafe instead of failing the run. */
@@ -44,6 +48,13 @@ export async function simulate(
     RATE_LIMIT_USER_PER_SEC: String(options.userRateLimit),
     MAX_IN_FLIGHT: '0',
     SWEEP_INTERVAL_MS: String(Math.min(1000, options.paymentTimeoutMs)),
+    ...(options.buyerAuth === 'token'
+      ? {
+          BUYER_AUTH: 'token',
+          // A secret of the run's own unless one is given: the simulator mints every token itself.
+          BUYER_TOKEN_SECRET: env.BUYER_TOKEN_SECRET ?? randomBytes(32).toString('base64url'),
+        }
+      : {}),
   });
   const service = buildService(config, { log: createLogger(config.logLevel, 'sim', 'stderr') });
   try {
@@ -110,6 +121,7 @@ async function runOne(
       void payer.payNewOrders(sale.itemId).catch(() => undefined); // the final pass below retries
     },
     sampleRemainingStock: () => stock.remaining(sale),
+    authorize: buyerAuthorization(service),
   });
   const drainStart = Date.now();
   await payer.payNewOrders(sale.itemId);
@@ -133,6 +145,13 @@ async function runOne(
     timeToDrainMs,
     timeline: crowd.timeline,
   };
+}
+
+/** Token mode: each buyer of the crowd gets its own signed token (minted once per user by the driver). */
+function buyerAuthorization(service: Service): ((userId: string) => string) | undefined {
+  const auth = service.config.buyerAuth;
+  if (auth.mode === 'open') return undefined;
+  return (userId) => `Bearer ${mintBuyerToken(auth.secret, userId)}`;
 }
 
 const PAYMENT_CONCURRENCY = 32;

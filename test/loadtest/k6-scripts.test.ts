@@ -2,11 +2,13 @@
 // transpiled to CommonJS with the typescript compiler and evaluated in a fresh vm context whose `require` serves
 // stubs for the k6 modules (and the real ./lib.js, loaded the same way). The stubs record HTTP calls and counter
 // samples and answer with canned responses, so options, setup, the purchase and teardown can all be exercised.
+import { createHmac } from 'node:crypto';
 // k6's sleep() advances a fake clock (the context's Date.now) instead of waiting, so drain timeouts take no time.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import vm from 'node:vm';
 
+import { jwtVerify } from 'jose';
 import ts from 'typescript';
 
 const LOADTEST_DIR = join(__dirname, '..', '..', 'loadtest');
@@ -121,6 +123,25 @@ function loadScript(name: string, env: Record<string, string>): K6Harness {
     'k6/http': { __esModule: true, default: http },
     'k6/metrics': { Counter },
     'k6/execution': { __esModule: true, default: execution },
+    // What k6's own modules compute, with node:crypto, so a token minted by lib.js can be verified for real.
+    'k6/crypto': {
+      __esModule: true,
+      default: {
+        hmac: (algorithm: string, secret: string, data: string, output: string) => {
+          if (output !== 'base64rawurl') throw new Error(`stub knows only base64rawurl, not ${output}`);
+          return createHmac(algorithm, secret).update(data).digest('base64url');
+        },
+      },
+    },
+    'k6/encoding': {
+      __esModule: true,
+      default: {
+        b64encode: (input: string, variant: string) => {
+          if (variant !== 'rawurl') throw new Error(`stub knows only rawurl, not ${variant}`);
+          return Buffer.from(input).toString('base64url');
+        },
+      },
+    },
   };
 
   const context = vm.createContext({ __ENV: env, console: { log: () => undefined }, Date: FakeDate });
@@ -372,5 +393,33 @@ describe('loadtest/lib.js buy()', () => {
     const k6 = loadScript('lib.js', { ITEM_ID: '42' });
     expect(fn(k6, 'setupSale')('spike', { stock: 1, segments: 1 })).toMatchObject({ itemId: '42' });
     expect(k6.calls).toHaveLength(0);
+  });
+});
+
+describe('loadtest/lib.js buyer tokens (BUYER_AUTH=token)', () => {
+  const secret = 'k6-test-secret-0123456789abcdef0123456789';
+
+  it('mints an HS256 token the service would accept: sub = userId, exp an hour ahead', async () => {
+    const k6 = loadScript('lib.js', { BUYER_TOKEN_SECRET: secret });
+    const token = fn(k6, 'buyerToken')('u7') as string;
+    const { payload, protectedHeader } = await jwtVerify(token, new TextEncoder().encode(secret), {
+      algorithms: ['HS256'],
+      requiredClaims: ['exp'],
+    });
+    expect(protectedHeader.alg).toBe('HS256');
+    expect(payload.sub).toBe('u7');
+    expect(payload.exp! - payload.iat!).toBe(3600);
+    await expect(jwtVerify(token, new TextEncoder().encode(`${secret}x`))).rejects.toThrow();
+  });
+
+  it('sends the token with each purchase, and none without a secret', () => {
+    const withSecret = loadScript('lib.js', { BUYER_TOKEN_SECRET: secret });
+    withSecret.respond(() => ({ status: 201, body: { status: 'ordered', orderId: '1' } }));
+    fn(withSecret, 'buy')('u1', '7');
+    expect(withSecret.calls[0].params?.headers?.Authorization).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+    const open = loadScript('lib.js', {});
+    open.respond(() => ({ status: 201, body: { status: 'ordered', orderId: '1' } }));
+    fn(open, 'buy')('u1', '7');
+    expect(open.calls[0].params?.headers?.Authorization).toBeUndefined();
   });
 });

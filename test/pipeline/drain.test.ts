@@ -54,12 +54,15 @@ test('GET /metrics exposes the pipeline in Prometheus text format', async () => 
     /^seckill_request_duration_seconds_bucket\{le="0.005",outcome="ordered"\} \d+/m,
     /^seckill_stock_segment_attempts_total\{result="taken"\} [1-9]/m,
     /^seckill_orders_created_total [1-9]/m,
-    /^seckill_outbox_pending 0$/m,
+    /^seckill_outbox_pending_messages 0$/m,
     /^seckill_relay_published_total [1-9]/m,
     /^seckill_consumer_processed_total\{result="applied"\} [1-9]/m,
     /^seckill_cache_deletes_total\{phase="first"\} [1-9]/m,
-    /^seckill_oversell\{item="1"\} 0$/m,
-    /^seckill_undersell\{item="1"\} 0$/m,
+    /^seckill_oversell_units\{item="1"\} 0$/m,
+    /^seckill_undersell_units\{item="1"\} 0$/m,
+    /^seckill_db_drift_units\{item="1"\} 0$/m,
+    /^seckill_consumer_lag_messages\{item="1"\} 0$/m,
+    /^seckill_stock_remaining_units\{item="1"\} 0$/m,
   ]) {
     expect(text).toMatch(line);
   }

@@ -127,6 +127,9 @@ const cases: Case[] = [
   ],
   ['order id not a number', () => fetch(`${stack.url}/orders/abc`), 400, 'invalid_input'],
   ['unknown order', () => fetch(`${stack.url}/orders/12345`), 404, 'order_not_found'],
+  ['order id past 2^63-1', () => fetch(`${stack.url}/orders/9223372036854775808`), 400, 'invalid_input'],
+  ['item id of 19 nines', () => fetch(`${stack.url}/items/9999999999999999999`), 400, 'invalid_input'],
+  ['malformed percent escape', () => fetch(`${stack.url}/orders/%ZZ`), 400, 'invalid_input'],
   ['unknown route', () => fetch(`${stack.url}/nope`), 404, 'route_not_found'],
 ];
 
