@@ -1,9 +1,11 @@
 // Group commit: concurrent purchases are collected into batches (up to maxBatch orders, or whatever arrived within
 // lingerMs) and written in one transaction, which
-//   1. locks the ledger rows of the batch's segments (in key order, so batches never deadlock on them),
-//   2. inserts the orders, skipping buyers the (item, user) unique constraint refuses,
-//   3. admits per segment at most `capacity - sold` of the inserted orders and deletes the rest (the arbiter),
-//   4. advances the ledger and inserts one order.created outbox row per admitted order.
+//   1. inserts the orders, skipping buyers the (item, user) unique constraint refuses, and their order.created rows,
+//   2. locks the ledger rows of the batch's segments (in key order, so batches never deadlock on them),
+//   3. admits per segment at most `capacity - sold` of the inserted orders (the arbiter),
+//   4. deletes the refused orders and their rows and advances the ledger, in one statement.
+// The ledger is locked last so that a hot item's rows are held only for two statements and the COMMIT: concurrent
+// batches overlap their inserts.
 // Each request awaits its own order's fate. A COMMIT whose reply is lost is resolved by reading back, never guessed.
 import type { Pool, PoolClient } from 'pg';
 import { ORDERS_TOPIC, type OrderEvent } from '../order-events';
@@ -156,18 +158,16 @@ export class OrderWriter {
   }
 
   private async writeBatch(client: PoolClient, orders: OrderToWrite[]): Promise<WriteOutcome[]> {
-    const ledger = await this.lockLedger(client, orders);
     const inserted = await this.insertOrders(client, orders);
+    const events = await this.insertOutbox(
+      client,
+      orders.filter((o) => inserted.has(o.orderId)),
+    );
+    const ledger = await this.lockLedger(client, orders);
     const outcomes = admit(orders, inserted, ledger);
     const refused = orders.filter((o, i) => outcomes[i] === 'refused' && inserted.has(o.orderId));
-    if (refused.length) {
-      await client.query('DELETE FROM orders WHERE id = ANY($1::bigint[])', [refused.map((o) => o.orderId)]);
-    }
     const admitted = orders.filter((_, i) => outcomes[i] === 'ordered');
-    if (admitted.length) {
-      await this.advanceLedger(client, admitted, ledger);
-      await this.insertOutbox(client, admitted);
-    }
+    await this.settleLedger(client, refused, events, soldPerSegment(admitted, ledger));
     return outcomes;
   }
 
@@ -198,28 +198,36 @@ export class OrderWriter {
     return new Set(rows.map((row) => row.id));
   }
 
-  private async advanceLedger(client: PoolClient, admitted: OrderToWrite[], ledger: Map<string, LedgerRow>) {
-    const counts = new Map<string, { itemId: string; segment: number; n: number }>();
-    for (const o of admitted) {
-      if (!ledger.get(segmentOf(o.itemId, o.segment))?.enforced) continue;
-      const key = segmentOf(o.itemId, o.segment);
-      const entry = counts.get(key) ?? { itemId: o.itemId, segment: o.segment, n: 0 };
-      entry.n++;
-      counts.set(key, entry);
-    }
-    if (!counts.size) return;
-    const rows = [...counts.values()];
+  /** Refused orders and their outbox rows go; the ledger advances by the admitted ones. */
+  private async settleLedger(
+    client: PoolClient,
+    refused: OrderToWrite[],
+    events: ReadonlyMap<string, string>,
+    sold: { itemId: string; segment: number; n: number }[],
+  ): Promise<void> {
+    if (!refused.length && !sold.length) return;
     await client.query(
-      `UPDATE stock_segments s SET sold = s.sold + d.n
-       FROM unnest($1::bigint[], $2::int[], $3::int[]) AS d(item_id, segment, n)
+      `WITH gone_orders AS (DELETE FROM orders WHERE id = ANY($1::bigint[])),
+            gone_events AS (DELETE FROM outbox_messages WHERE id = ANY($2::bigint[]))
+       UPDATE stock_segments s SET sold = s.sold + d.n
+       FROM unnest($3::bigint[], $4::int[], $5::int[]) AS d(item_id, segment, n)
        WHERE s.item_id = d.item_id AND s.segment = d.segment`,
-      [rows.map((r) => r.itemId), rows.map((r) => r.segment), rows.map((r) => r.n)],
+      [
+        refused.map((o) => o.orderId),
+        refused.map((o) => events.get(o.orderId)),
+        sold.map((r) => r.itemId),
+        sold.map((r) => r.segment),
+        sold.map((r) => r.n),
+      ],
     );
   }
 
-  private async insertOutbox(client: PoolClient, admitted: OrderToWrite[]): Promise<void> {
+  /** Returns the outbox row id of each order. */
+  private async insertOutbox(client: PoolClient, orders: OrderToWrite[]): Promise<Map<string, string>> {
+    const ids = new Map(orders.map((o) => [o.orderId, this.ids.next()]));
+    if (!orders.length) return ids;
     const at = new Date().toISOString();
-    const events = admitted.map((o): OrderEvent => ({
+    const events = orders.map((o): OrderEvent => ({
       type: 'order.created',
       orderId: o.orderId,
       itemId: o.itemId,
@@ -233,12 +241,13 @@ export class OrderWriter {
        FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::jsonb[]) AS m(id, key, item_id, payload)`,
       [
         ORDERS_TOPIC,
-        events.map(() => this.ids.next()),
+        events.map((e) => ids.get(e.orderId)),
         events.map((e) => e.orderId),
         events.map((e) => e.itemId),
         events.map((e) => JSON.stringify(e)),
       ],
     );
+    return ids;
   }
 
   /**
@@ -292,6 +301,19 @@ export class OrderWriter {
 }
 
 const segmentOf = (itemId: string, segment: number) => `${itemId}:${segment}`;
+
+/** Units each enforced segment sells to the admitted orders (naive's unenforced rows never change). */
+function soldPerSegment(admitted: OrderToWrite[], ledger: ReadonlyMap<string, Pick<LedgerRow, 'enforced'>>) {
+  const counts = new Map<string, { itemId: string; segment: number; n: number }>();
+  for (const o of admitted) {
+    const key = segmentOf(o.itemId, o.segment);
+    if (!ledger.get(key)?.enforced) continue;
+    const entry = counts.get(key) ?? { itemId: o.itemId, segment: o.segment, n: 0 };
+    entry.n++;
+    counts.set(key, entry);
+  }
+  return [...counts.values()];
+}
 
 /**
  * The arbiter's rule, per order in batch order: not inserted → duplicate; no ledger row → refused (fail safe);
