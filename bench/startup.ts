@@ -9,9 +9,9 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../src/infra/free-port';
 
 const ROOT = join(__dirname, '..');
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 5);
@@ -23,17 +23,6 @@ const TARGETS = [
     argv: [join(ROOT, 'node_modules', '.bin', 'tsx'), 'src/main.ts', 'serve'],
   },
 ];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** RSS in MB of pid and every descendant (tsx's CLI runs the program in a child node process). */
 function treeRssMb(rootPid: number): number {

@@ -2,12 +2,13 @@
 // defaults otherwise (a private redis-server, PGlite for PostgreSQL, the embedded Kafka broker). Says which ran.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { applyMigrations } from '../infra/migrations';
+import { freePort } from '../infra/free-port';
 
 export interface SimBackends {
   env: Record<string, string>;
@@ -29,17 +30,6 @@ function reachable(host: string, port: number, timeoutMs = 500): Promise<boolean
     socket.setTimeout(timeoutMs, () => done(false));
     socket.once('error', () => done(false));
     socket.connect(port, host, () => done(true));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
 

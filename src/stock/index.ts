@@ -7,15 +7,7 @@ import { RedisSegmentedStock, splitIntoSegments, type RedisSegmentsOptions } fro
 import { StockScripts, type SegmentTake } from './scripts';
 import { lockedTaker, luaTaker, naiveTaker, type SegmentTaker } from './segment-takers';
 
-export type {
-  LedgerSegment,
-  Purchase,
-  SaleStock,
-  Settlement,
-  StockLedger,
-  StockStrategy,
-  TakeResult,
-} from './port';
+export type * from './port';
 export { splitIntoSegments };
 
 export interface StockObservers {

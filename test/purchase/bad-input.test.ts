@@ -1,5 +1,6 @@
 // Every bad input gets a 4xx with a machine-readable code, and changes nothing in Redis or PostgreSQL.
 import { ADMIN_TOKEN, startStack, type TestStack } from '../support/stack';
+import { stateSnapshot } from '../support/snapshot';
 
 let stack: TestStack;
 let itemId: string;
@@ -12,26 +13,7 @@ afterAll(async () => {
 });
 
 /** Everything a request could have changed. */
-async function snapshot() {
-  const { db, redis } = stack.service;
-  const keys = (await redis.keys('sk:*')).sort();
-  const values = await Promise.all(
-    keys.map(async (key) => {
-      const type = await redis.type(key);
-      if (type === 'string') return redis.get(key);
-      if (type === 'set') return (await redis.smembers(key)).sort();
-      if (type === 'hash') return redis.hgetall(key);
-      return redis.zrange(key, '0', '-1');
-    }),
-  );
-  return {
-    redis: Object.fromEntries(keys.map((key, i) => [key, values[i]])),
-    items: await db.item.count(),
-    orders: await db.order.count(),
-    outbox: await db.outboxMessage.count(),
-    ledger: await db.stockSegment.findMany({ orderBy: [{ itemId: 'asc' }, { segment: 'asc' }] }),
-  };
-}
+const snapshot = () => stateSnapshot(stack.service);
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const json = { 'content-type': 'application/json' };

@@ -2,9 +2,9 @@
 // with a generated config in a temporary folder, listening on 127.0.0.1 only.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../src/infra/free-port';
 
 export interface ScrapeTarget {
   job: string;
@@ -35,17 +35,6 @@ export function prometheusBinary(explicit = process.env.PROMETHEUS_BIN): string 
     );
   }
   return path;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPrometheus(targets: ScrapeTarget[]): Promise<RunningPrometheus> {

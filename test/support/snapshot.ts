@@ -17,10 +17,11 @@ export async function stateSnapshot(service: Service) {
       return redis.zrange(key, '0', '-1', 'WITHSCORES');
     }),
   );
-  const [items, orders, outbox] = await Promise.all([
+  const [items, ledger, orders, outbox] = await Promise.all([
     db.item.findMany({ orderBy: { id: 'asc' } }),
+    db.stockSegment.findMany({ orderBy: [{ itemId: 'asc' }, { segment: 'asc' }] }),
     db.order.findMany({ orderBy: { id: 'asc' } }),
     db.outboxMessage.findMany({ orderBy: { id: 'asc' }, select: { id: true, status: true } }),
   ]);
-  return { redis: Object.fromEntries(keys.map((key, i) => [key, values[i]])), items, orders, outbox };
+  return { redis: Object.fromEntries(keys.map((key, i) => [key, values[i]])), items, ledger, orders, outbox };
 }
