@@ -85,8 +85,16 @@ ensure_database() {
   fi
 }
 
-[ -n "${TEST_REDIS_URL:-}" ] || ensure_redis
-[ -n "${TEST_POSTGRES_URL:-}" ] || ensure_postgres
+ready=()
+if [ -n "${TEST_REDIS_URL:-}" ]; then ready+=("Redis at TEST_REDIS_URL (not checked)"); else ensure_redis; ready+=(Redis); fi
+if [ -n "${TEST_POSTGRES_URL:-}" ]; then
+  ready+=("PostgreSQL at TEST_POSTGRES_URL (not checked)")
+else
+  ensure_postgres
+  ready+=(PostgreSQL)
+fi
 ensure_programs
 ensure_database
-log "Redis, PostgreSQL, kcat, prometheus and the service database are ready"
+ready+=(kcat prometheus "the service database")
+printf -v summary '%s, ' "${ready[@]}"
+log "ready: ${summary%, }"

@@ -23,7 +23,7 @@ interface HttpCall {
   method: 'GET' | 'POST';
   url: string;
   body?: string;
-  params?: { headers?: Record<string, string> };
+  params?: { headers?: Record<string, string>; responseCallback?: unknown };
 }
 
 type Responder = (call: HttpCall) => { status: number; body?: unknown };
@@ -281,6 +281,8 @@ describe.each(SCRIPTS)('loadtest/$file', ({ file, scenario, executor, healthyAct
     k6.respond(() => ({ status: 200, body: { items: [statsItem({ activeOrders: healthyActiveOrders })] } }));
     expect(() => fn(k6, 'teardown')(DATA)).not.toThrow();
     expect(k6.calls[0]).toMatchObject({ method: 'GET', url: 'http://sut:3000/stats' });
+    // Its 200 is expected: the purchase's callback alone would count every poll in http_req_failed.
+    expect(k6.calls[0].params).toMatchObject({ responseCallback: { statuses: [200] } });
   });
 
   it.each<Record<string, number>>([{ oversell: 1 }, { undersell: 1 }, { undersell: -2 }, { dbDrift: 3 }])(
