@@ -4,6 +4,7 @@
 // samples and answer with canned responses, so options, setup, the purchase and teardown can all be exercised.
 import { createHmac } from 'node:crypto';
 // k6's sleep() advances a fake clock (the context's Date.now) instead of waiting, so drain timeouts take no time.
+const FAKE_CLOCK_START_MS = Date.UTC(2026, 0, 1);
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import vm from 'node:vm';
@@ -72,7 +73,7 @@ function loadScript(name: string, env: Record<string, string>): K6Harness {
   let responder: Responder = () => ({ status: 500 });
   const ids = { vu: 1, iteration: 0 };
   const sleeps: number[] = [];
-  let clockMs = Date.UTC(2026, 0, 1);
+  let clockMs = FAKE_CLOCK_START_MS;
   class FakeDate extends Date {
     static now(): number {
       return clockMs;
@@ -407,6 +408,7 @@ describe('loadtest/lib.js buyer tokens (BUYER_AUTH=token)', () => {
     const { payload, protectedHeader } = await jwtVerify(token, new TextEncoder().encode(secret), {
       algorithms: ['HS256'],
       requiredClaims: ['exp'],
+      currentDate: new Date(FAKE_CLOCK_START_MS), // the script minted it on the fake clock
     });
     expect(protectedHeader.alg).toBe('HS256');
     expect(payload.sub).toBe('u7');
