@@ -52,8 +52,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     onAttempt: (result) => metrics.lockAttempts.inc({ result }),
     onRepair: (itemId, kind, count) => {
       metrics.stockRepairs.inc({ kind }, count);
-      if (kind !== 'clamped' || count)
-        log.warn({ itemId, kind, count }, 'Redis stock put right from the ledger');
+      if (count) log.warn({ itemId, kind, count }, 'Redis stock put right from the ledger');
     },
     onRepairError: (itemId, err) => log.warn({ itemId, err }, 'stock repair failed; the next one retries'),
   });
