@@ -23,12 +23,8 @@ export class RedlockSegmentLock implements SegmentLock {
     private readonly leaseMs: number,
   ) {
     this.servers = urls.map((url) => {
-      // No offline queue and a command timeout: a server that is down is a vote against now, not a wait.
-      const server = new Redis(url, {
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        commandTimeout: LOCK_CALL_TIMEOUT_MS,
-      });
+      // A command timeout: a server that is down is a vote against within a second, never a wait for ever.
+      const server = new Redis(url, { maxRetriesPerRequest: 0, commandTimeout: LOCK_CALL_TIMEOUT_MS });
       server.on('error', () => undefined); // reconnects by itself; the votes report the outage
       server.defineCommand('raiseFenceCounter', { numberOfKeys: 1, lua: readLua('raiseFenceCounter') });
       return server as FenceRedis;
@@ -73,12 +69,25 @@ export class RedlockSegmentLock implements SegmentLock {
     await Promise.allSettled(this.servers.map((s) => s.raiseFenceCounter(counter, highest.toString())));
   }
 
-  private async onMajority<T>(what: string, command: (server: FenceRedis) => Promise<T>): Promise<T[]> {
-    const replies = await Promise.allSettled(this.servers.map(command));
-    const ok = replies.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    if (ok.length < this.majority)
-      throw new Error(`redlock ${what}: ${ok.length} of ${this.servers.length} answered`);
-    return ok;
+  /** Resolves with the first majority of replies (a server that is down does not hold the others up). */
+  private onMajority<T>(what: string, command: (server: FenceRedis) => Promise<T>): Promise<T[]> {
+    const total = this.servers.length;
+    return new Promise((resolve, reject) => {
+      const ok: T[] = [];
+      let failed = 0;
+      for (const server of this.servers) {
+        command(server).then(
+          (value) => {
+            ok.push(value);
+            if (ok.length === this.majority) resolve([...ok]);
+          },
+          () => {
+            if (++failed === total - this.majority + 1)
+              reject(new Error(`redlock ${what}: no majority of ${total} servers answered`));
+          },
+        );
+      }
+    });
   }
 
   async close(): Promise<void> {
