@@ -11,8 +11,13 @@ import { LOCK_CALL_TIMEOUT_MS, withDeadline } from './deadline';
 const ROOT = '/seckill/locks';
 const PREFIX = 'lock-';
 
+interface Session {
+  zk: Client;
+  connected: Promise<void>;
+}
+
 export class ZookeeperSegmentLock implements SegmentLock {
-  private session: Promise<Client> | undefined;
+  private session: Session | undefined;
   private readonly parents = new Set<string>();
 
   constructor(
@@ -22,9 +27,10 @@ export class ZookeeperSegmentLock implements SegmentLock {
 
   async acquire(keys: SegmentKeys): Promise<HeldLock | undefined> {
     const session = this.currentSession();
-    const zk = await session;
+    const { zk } = session;
     const parent = `${ROOT}/${keys.itemId}/${keys.segment}`;
     try {
+      await session.connected;
       if (!this.parents.has(parent)) {
         await call<string>('mkdirp', (done) => zk.mkdirp(parent, done));
         this.parents.add(parent);
@@ -34,7 +40,7 @@ export class ZookeeperSegmentLock implements SegmentLock {
       );
       const children = await call<string[]>('getChildren', (done) => zk.getChildren(parent, done));
       const mine = path.slice(parent.length + 1);
-      const release = () => this.remove(session, zk, path);
+      const release = () => this.remove(session, path);
       // Sequences are zero-padded to ten digits, so the lowest sorts first.
       if (children.sort()[0] !== mine) {
         await release();
@@ -49,48 +55,49 @@ export class ZookeeperSegmentLock implements SegmentLock {
     }
   }
 
-  private async remove(session: Promise<Client>, zk: Client, path: string): Promise<void> {
+  private async remove(session: Session, path: string): Promise<void> {
     try {
-      await call<void>('remove', (done) => zk.remove(path, -1, done));
+      await call<void>('remove', (done) => session.zk.remove(path, -1, done));
     } catch {
       this.endSession(session);
     }
   }
 
-  private currentSession(): Promise<Client> {
+  private currentSession(): Session {
     this.session ??= this.openSession();
     return this.session;
   }
 
-  private openSession(): Promise<Client> {
+  private openSession(): Session {
     const zk = zookeeper.createClient(this.connect, {
       sessionTimeout: this.sessionTimeoutMs,
       spinDelay: 100,
       retries: 0,
     });
-    const session = withDeadline(
-      'ZooKeeper connect',
-      LOCK_CALL_TIMEOUT_MS + this.sessionTimeoutMs,
-      new Promise<Client>((resolve) => zk.once('connected', () => resolve(zk))),
-    );
+    const session: Session = {
+      zk,
+      connected: withDeadline(
+        'ZooKeeper connect',
+        LOCK_CALL_TIMEOUT_MS + this.sessionTimeoutMs,
+        new Promise<void>((resolve) => zk.once('connected', () => resolve())),
+      ),
+    };
     // An expired session's nodes are gone and the client is dead: the next purchase opens a new one.
     zk.on('state', (state) => {
       if (state === zookeeper.State.EXPIRED) this.endSession(session);
     });
-    session.catch(() => this.endSession(session));
+    session.connected.catch(() => this.endSession(session));
     zk.connect();
     return session;
   }
 
-  private endSession(session: Promise<Client>): void {
+  private endSession(session: Session): void {
     if (this.session === session) this.session = undefined;
-    session.then((zk) => zk.close()).catch(() => undefined);
+    session.zk.close();
   }
 
   async close(): Promise<void> {
-    const session = this.session;
-    this.session = undefined;
-    if (session) (await session.catch(() => undefined))?.close();
+    if (this.session) this.endSession(this.session);
   }
 }
 
