@@ -154,7 +154,7 @@ async function pickLockBackends(
   };
   if (wanted.has('etcd-lock')) {
     const configured = await firstReachable(env.ETCD_ENDPOINTS);
-    const missing = configured ? undefined : missingEtcd();
+    const missing = configured ? undefined : missingEtcd(env);
     if (missing) result.skipped['etcd-lock'] = missing;
     else {
       result.env.ETCD_ENDPOINTS = configured ?? (await privateServer(startEtcd));
@@ -163,7 +163,7 @@ async function pickLockBackends(
   }
   if (wanted.has('zk-lock')) {
     const configured = await firstReachable(env.ZOOKEEPER_CONNECT, 'tcp:');
-    const missing = configured ? undefined : missingZookeeper();
+    const missing = configured ? undefined : missingZookeeper(env);
     if (missing) result.skipped['zk-lock'] = missing;
     else {
       result.env.ZOOKEEPER_CONNECT = configured
@@ -176,7 +176,7 @@ async function pickLockBackends(
     if (env.REDLOCK_URLS) {
       result.env.REDLOCK_URLS = env.REDLOCK_URLS;
       described.push(`Redlock configured ${env.REDLOCK_URLS}`);
-    } else if (spawnSync('redis-server', ['--version']).error) {
+    } else if (spawnSync('redis-server', ['--version'], { env }).error) {
       result.skipped.redlock =
         'no Redlock servers: REDLOCK_URLS is unset and redis-server is missing (Debian: apt-get install -y redis-server)';
     } else {

@@ -25,14 +25,14 @@ const ETCD = 'etcd';
 const ZOOKEEPER_JAR = '/usr/share/java/zookeeper.jar';
 const READY_TIMEOUT_MS = 30_000;
 
-/** Why a private server cannot be started here, with what to do about it; undefined when it can. */
-export function missingEtcd(): string | undefined {
-  if (!spawnSync(ETCD, ['--version']).error) return undefined;
+/** Why a private server cannot be started here (programs looked up on env's PATH), with what to do about it. */
+export function missingEtcd(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!spawnSync(ETCD, ['--version'], { env }).error) return undefined;
   return 'no etcd: ETCD_ENDPOINTS is unset and the etcd binary is missing (Debian: apt-get install -y etcd-server)';
 }
 
-export function missingZookeeper(): string | undefined {
-  if (existsSync(ZOOKEEPER_JAR) && !spawnSync('java', ['-version']).error) return undefined;
+export function missingZookeeper(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (existsSync(ZOOKEEPER_JAR) && !spawnSync('java', ['-version'], { env }).error) return undefined;
   return `no ZooKeeper: ZOOKEEPER_CONNECT is unset and ${ZOOKEEPER_JAR} or java is missing (Debian: apt-get install -y zookeeper)`;
 }
 

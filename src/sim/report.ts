@@ -95,6 +95,19 @@ function describeSkipped(report: SimReport): string[] {
   return (report.skipped ?? []).map((skip) => `skipped ${skip.strategy}: ${skip.reason}`);
 }
 
+/** Breaks text at spaces into lines of at most `width`, continuation lines indented by two. */
+function wrap(text: string, width = 100): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = `  ${word}`;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
+}
+
 export function renderTable(report: SimReport): string {
   const header = ['', ...report.runs.map((run) => run.strategy)];
   const body = rowsOf(report).map((row) => [row.label, ...report.runs.map(row.value)]);
@@ -113,7 +126,7 @@ export function renderTable(report: SimReport): string {
     line(header),
     rule,
     ...body.map(line),
-    ...(report.skipped?.length ? ['', ...describeSkipped(report)] : []),
+    ...(report.skipped?.length ? ['', ...describeSkipped(report).flatMap((text) => wrap(text))] : []),
     '',
   ].join('\n');
 }
