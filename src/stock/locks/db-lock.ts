@@ -12,7 +12,7 @@
 import { Pool, type PoolClient } from 'pg';
 import type { SegmentKeys } from '../keys';
 import type { HeldLock, SegmentLock } from '../segment-takers';
-import { LOCK_CALL_TIMEOUT_MS, withDeadline } from './deadline';
+import { LOCK_CALL_TIMEOUT_MS } from './deadline';
 
 /** Buyers holding a row at once per process; more wait for a connection. */
 const POOL_SIZE = 8;
@@ -24,13 +24,15 @@ export class DatabaseRowLock implements SegmentLock {
     this.pool = new Pool({
       connectionString: databaseUrl,
       max: POOL_SIZE,
+      // Waiting for a free connection counts too: a purchase gives up after this (busy), the pool keeps its client.
+      connectionTimeoutMillis: LOCK_CALL_TIMEOUT_MS,
       options: `-c idle_in_transaction_session_timeout=${leaseMs}`,
     });
     this.pool.on('error', () => undefined); // an idle connection ended by the server: the pool opens a new one
   }
 
   async acquire(keys: SegmentKeys): Promise<HeldLock | undefined> {
-    const client = await withDeadline('PostgreSQL connect', LOCK_CALL_TIMEOUT_MS, this.pool.connect());
+    const client = await this.pool.connect();
     // The server ends a stalled holder's session: that arrives as an 'error' on the checked-out client.
     const ignore = () => undefined;
     client.on('error', ignore);
