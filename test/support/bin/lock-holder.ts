@@ -29,6 +29,7 @@ async function main() {
   process.stdout.write(JSON.stringify({ take }) + '\n');
   await lock.close();
   await redis.quit();
+  process.exit(0); // a client library's reconnect timer must not keep a finished holder alive
 }
 
 main().catch((err) => {
