@@ -10,8 +10,8 @@ import { segmentKeys } from '../../../src/stock/keys';
 import { StockScripts } from '../../../src/stock/scripts';
 import { externalLockTaker } from '../../../src/stock/segment-takers';
 
-/** Long enough for the parent to stop this process while it holds the lock. */
-const HOLD_MS = 500;
+/** Long enough for the parent to stop this process while it holds the lock, even on a busy machine. */
+const HOLD_MS = 3000;
 
 async function main() {
   const [strategy, itemId, segment, reservation] = process.argv.slice(2);
