@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../src/infra/free-port';
+import { freePort } from '../src/infra/net';
 
 const ROOT = join(__dirname, '..');
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 5);

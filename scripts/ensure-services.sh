@@ -4,8 +4,9 @@
 # - Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres): started when installed
 #   but stopped, installed with apt-get when missing and running as root. TEST_REDIS_URL / TEST_POSTGRES_URL
 #   pointing elsewhere skip the local check of that one.
-# - Programs the tests run: kcat (second Kafka client of the broker's compatibility tests) and prometheus (a real
-#   scrape of /metrics).
+# - Programs the tests run: kcat (second Kafka client of the broker's compatibility tests), prometheus (a real
+#   scrape of /metrics), etcd (etcd-server) and ZooKeeper (zookeeper) for the lock strategies' tests, which start
+#   their own servers on free ports; none of their system services is started.
 # - The service's own database (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/seckill), created if
 #   missing and migrated: the drift check (test/db) runs the CLI against it.
 # Idempotent; quick when everything is there. Not root and something missing: says which Debian package to install.
@@ -72,6 +73,9 @@ ensure_programs() {
   local missing=()
   command -v kcat >/dev/null || missing+=(kcat)
   command -v prometheus >/dev/null || missing+=(prometheus)
+  command -v etcd >/dev/null || missing+=(etcd-server)
+  # The zookeeper package's server is a jar run with java (src/sim/lock-servers.ts runs it the same way).
+  [ -e /usr/share/java/zookeeper.jar ] && command -v java >/dev/null || missing+=(zookeeper)
   [ ${#missing[@]} -eq 0 ] || apt_install_quiet_services "${missing[@]}"
 }
 
@@ -95,6 +99,6 @@ else
 fi
 ensure_programs
 ensure_database
-ready+=(kcat prometheus "the service database")
+ready+=(kcat prometheus etcd ZooKeeper "the service database")
 printf -v summary '%s, ' "${ready[@]}"
 log "ready: ${summary%, }"

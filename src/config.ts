@@ -1,7 +1,17 @@
 // The one place that reads the environment. Everything else receives a typed Config.
 import { z } from 'zod';
 
-export const STRATEGY_NAMES = ['segmented-lock', 'lua', 'global-lock', 'naive', 'db'] as const;
+export const STRATEGY_NAMES = [
+  'segmented-lock',
+  'lua',
+  'global-lock',
+  'naive',
+  'db',
+  'etcd-lock',
+  'zk-lock',
+  'redlock',
+  'db-lock',
+] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
@@ -43,6 +53,19 @@ const envSchema = z
     DEFAULT_SEGMENTS: int(8, 1).pipe(z.number().max(1024)),
     /** A segment lock is held for three Redis round trips; the TTL only matters when its holder dies. */
     LOCK_TTL_MS: int(200, 10),
+    /** etcd-lock: comma list of etcd client URLs (http://127.0.0.1:2379). Unset: etcd-lock sales cannot be created. */
+    ETCD_ENDPOINTS: commaList,
+    /** zk-lock: ZooKeeper connection string (127.0.0.1:2181[,host:port…]). Unset: zk-lock sales cannot be created. */
+    ZOOKEEPER_CONNECT: z.string().min(1).optional(),
+    /** redlock: comma list of three or more independent Redis servers (not REDIS_URL, whose data is the stock). */
+    REDLOCK_URLS: commaList.refine((urls) => !urls?.length || urls.length >= 3, {
+      message: 'REDLOCK_URLS needs at least three independent Redis servers',
+    }),
+    /**
+     * Lease of the etcd-lock, zk-lock, redlock and db-lock locks: etcd lease TTL (rounded up to whole seconds), ZooKeeper
+     * session timeout, Redlock TTL, PostgreSQL idle_in_transaction_session_timeout. Only matters when a holder stalls.
+     */
+    LOCK_LEASE_MS: int(2000, 1000),
     /** How long a purchase keeps trying segments whose locks are held before answering "busy". */
     LOCK_WAIT_MS: int(2000, 1),
     /** A process that saw an item sold out answers from memory for this long before asking Redis again. */
@@ -113,6 +136,7 @@ export interface Config {
     lockWaitMs: number;
     soldOutRecheckMs: number;
     reservationGraceMs: number;
+    locks: LockBackendsConfig;
   };
   orders: {
     paymentTimeoutMs: number;
@@ -129,6 +153,15 @@ export interface Config {
   outbox: { batchSize: number; lanes: number; maxIdleMs: number; retentionMs: number };
   cache: { ttlMs: number; missingTtlMs: number; secondDeleteDelayMs: number };
   sweepIntervalMs: number;
+}
+
+export interface LockBackendsConfig {
+  etcdEndpoints: string[] | undefined;
+  zookeeperConnect: string | undefined;
+  redlockUrls: string[] | undefined;
+  /** db-lock locks rows of this database. */
+  databaseUrl: string;
+  leaseMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -167,6 +200,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       lockWaitMs: e.LOCK_WAIT_MS,
       soldOutRecheckMs: e.SOLD_OUT_RECHECK_MS,
       reservationGraceMs: e.RESERVATION_GRACE_MS,
+      locks: {
+        etcdEndpoints: e.ETCD_ENDPOINTS?.length ? e.ETCD_ENDPOINTS : undefined,
+        zookeeperConnect: e.ZOOKEEPER_CONNECT,
+        redlockUrls: e.REDLOCK_URLS?.length ? e.REDLOCK_URLS : undefined,
+        databaseUrl: e.DATABASE_URL,
+        leaseMs: e.LOCK_LEASE_MS,
+      },
     },
     orders: {
       paymentTimeoutMs: e.PAYMENT_TIMEOUT_MS,

@@ -252,6 +252,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
       await Promise.allSettled([paymentTimeouts.close(), secondDeletes.close()]);
       await running.broker?.stop();
       await running.releaseWorkerId?.().catch(() => undefined);
+      await stock.close();
       await Promise.allSettled([db.$disconnect(), purchasePool.end(), redis.quit()]);
     },
   };

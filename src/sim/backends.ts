@@ -1,37 +1,31 @@
 // What the simulator runs against: the configured services where they are configured and reachable, embedded
-// defaults otherwise (a private redis-server, PGlite for PostgreSQL, the embedded Kafka broker). Says which ran.
+// defaults otherwise (a private redis-server, PGlite for PostgreSQL, the embedded Kafka broker; for the lock
+// strategies a private etcd, ZooKeeper and three redis-servers). Says which ran, and which strategies cannot run here.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { applyMigrations } from '../infra/migrations';
-import { freePort } from '../infra/free-port';
+import type { StrategyName } from '../config';
+import { freePort, reachable } from '../infra/net';
+import { missingEtcd, missingZookeeper, startEtcd, startZookeeper, type LockServer } from './lock-servers';
 
 export interface SimBackends {
   env: Record<string, string>;
-  describe: { redis: string; postgres: string; kafka: string };
+  describe: { redis: string; postgres: string; kafka: string; locks?: string };
+  /** Strategies that cannot run here, each with why and how to get what it needs. */
+  skipped: Partial<Record<StrategyName, string>>;
   stop(): Promise<void>;
 }
+
+/** Three servers: the smallest set where a majority survives one loss. */
+const REDLOCK_SERVERS = 3;
 
 export class MissingBackendError extends Error {}
 
 const LOCAL_POSTGRES = 'postgresql://postgres@127.0.0.1:5432';
-
-function reachable(host: string, port: number, timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.connect(port, host, () => done(true));
-  });
-}
 
 async function urlReachable(url: string): Promise<boolean> {
   const parsed = new URL(url);
@@ -77,15 +71,20 @@ async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   }
 }
 
-export async function startSimBackends(env: NodeJS.ProcessEnv): Promise<SimBackends> {
+export async function startSimBackends(
+  env: NodeJS.ProcessEnv,
+  strategies: readonly StrategyName[] = [],
+): Promise<SimBackends> {
   const stops: (() => Promise<void> | void)[] = [];
   const result: SimBackends = {
     env: {},
     describe: { redis: '', postgres: '', kafka: '' },
+    skipped: {},
     async stop() {
       for (const stop of stops.reverse()) await stop();
     },
   };
+  let embeddedPostgres = false;
   try {
     if (env.REDIS_URL && (await urlReachable(env.REDIS_URL))) {
       result.env.REDIS_URL = env.REDIS_URL;
@@ -117,6 +116,7 @@ export async function startSimBackends(env: NodeJS.ProcessEnv): Promise<SimBacke
       // pglite-socket multiplexes every connection onto one PGlite session, so concurrent extended-protocol
       // queries from two connections clash ("portal does not exist"): one connection only.
       result.env.DATABASE_POOL_SIZE = '1';
+      embeddedPostgres = true;
       result.describe.postgres =
         'PGlite (embedded, in memory, one transaction at a time: not for throughput)';
     }
@@ -130,9 +130,77 @@ export async function startSimBackends(env: NodeJS.ProcessEnv): Promise<SimBacke
       result.env.KAFKA_DATA_DIR = dataDir;
       result.describe.kafka = 'embedded Kafka-protocol broker (kafkajs over TCP)';
     }
+    await pickLockBackends(env, new Set(strategies), embeddedPostgres, result, stops);
     return result;
   } catch (err) {
     await result.stop();
     throw err;
   }
+}
+
+/** Lock services of the lock strategies asked for: configured and reachable, else private ones, else skipped. */
+async function pickLockBackends(
+  env: NodeJS.ProcessEnv,
+  wanted: ReadonlySet<StrategyName>,
+  embeddedPostgres: boolean,
+  result: SimBackends,
+  stops: (() => Promise<void> | void)[],
+): Promise<void> {
+  const described: string[] = [];
+  const privateServer = async (start: () => Promise<LockServer>) => {
+    const server = await start();
+    stops.push(() => server.stop());
+    return server.address;
+  };
+  if (wanted.has('etcd-lock')) {
+    const configured = await firstReachable(env.ETCD_ENDPOINTS);
+    const missing = configured ? undefined : missingEtcd(env);
+    if (missing) result.skipped['etcd-lock'] = missing;
+    else {
+      result.env.ETCD_ENDPOINTS = configured ?? (await privateServer(startEtcd));
+      described.push(`etcd ${configured ? 'configured' : 'private'} ${result.env.ETCD_ENDPOINTS}`);
+    }
+  }
+  if (wanted.has('zk-lock')) {
+    const configured = await firstReachable(env.ZOOKEEPER_CONNECT, 'tcp:');
+    const missing = configured ? undefined : missingZookeeper(env);
+    if (missing) result.skipped['zk-lock'] = missing;
+    else {
+      result.env.ZOOKEEPER_CONNECT = configured
+        ? env.ZOOKEEPER_CONNECT!
+        : await privateServer(startZookeeper);
+      described.push(`ZooKeeper ${configured ? 'configured' : 'private'} ${result.env.ZOOKEEPER_CONNECT}`);
+    }
+  }
+  if (wanted.has('redlock')) {
+    if (env.REDLOCK_URLS) {
+      result.env.REDLOCK_URLS = env.REDLOCK_URLS;
+      described.push(`Redlock configured ${env.REDLOCK_URLS}`);
+    } else if (spawnSync('redis-server', ['--version'], { env }).error) {
+      result.skipped.redlock =
+        'no Redlock servers: REDLOCK_URLS is unset and redis-server is missing (Debian: apt-get install -y redis-server)';
+    } else {
+      const urls: string[] = [];
+      for (let i = 0; i < REDLOCK_SERVERS; i++) {
+        const redis = await startPrivateRedis();
+        stops.push(() => stopProcess(redis.process));
+        urls.push(redis.url);
+      }
+      result.env.REDLOCK_URLS = urls.join(',');
+      described.push(`Redlock over ${REDLOCK_SERVERS} private redis-servers`);
+    }
+  }
+  if (wanted.has('db-lock') && embeddedPostgres) {
+    result.skipped['db-lock'] =
+      'db-lock needs PostgreSQL (PGlite runs one session at a time, and a row lock needs two): set DATABASE_URL or run PostgreSQL on 127.0.0.1:5432';
+  }
+  if (described.length) result.describe.locks = described.join(', ');
+}
+
+/** The configured address list if its first entry answers (etcd URLs, or ZooKeeper host:port pairs). */
+async function firstReachable(list: string | undefined, scheme?: string): Promise<string | undefined> {
+  const first = list?.split(',')[0]?.trim();
+  if (!first) return undefined;
+  const url = new URL(scheme ? `${scheme}//${first}` : first);
+  return (await reachable(url.hostname, Number(url.port))) ? list : undefined;
 }

@@ -30,6 +30,22 @@ function formatDuration(ms: number | null): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
+/** Sell-out time as a multiple of lua's in the same report (the fastest safe gate, so the yardstick). */
+function sellOutVsLua(report: SimReport): (run: RunReport) => string {
+  const lua = report.runs.find((run) => run.strategy === 'lua')?.timeToSellOutMs;
+  return (run) =>
+    lua && run.timeToSellOutMs !== null ? `${(run.timeToSellOutMs / lua).toFixed(2)}×` : MISSING;
+}
+
+function rowsOf(report: SimReport): TableRow[] {
+  const rows = [...ROWS];
+  rows.splice(rows.findIndex((row) => row.label === 'time to sell out') + 1, 0, {
+    label: 'sell-out vs lua',
+    value: sellOutVsLua(report),
+  });
+  return rows;
+}
+
 // The single list of rows, shared by the terminal and HTML tables so the two can never disagree.
 const ROWS: TableRow[] = [
   { label: 'requests', value: (r) => formatCount(r.requests) },
@@ -71,12 +87,30 @@ function describeScenario(report: SimReport): string {
 
 function describeBackends(report: SimReport): string {
   const b = report.backends;
-  return `redis: ${b.redis} | postgres: ${b.postgres} | kafka: ${b.kafka}`;
+  const locks = b.locks ? ` | locks: ${b.locks}` : '';
+  return `redis: ${b.redis} | postgres: ${b.postgres} | kafka: ${b.kafka}${locks}`;
+}
+
+function describeSkipped(report: SimReport): string[] {
+  return (report.skipped ?? []).map((skip) => `skipped ${skip.strategy}: ${skip.reason}`);
+}
+
+/** Breaks text at spaces into lines of at most `width`, continuation lines indented by two. */
+function wrap(text: string, width = 100): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = `  ${word}`;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
 }
 
 export function renderTable(report: SimReport): string {
   const header = ['', ...report.runs.map((run) => run.strategy)];
-  const body = ROWS.map((row) => [row.label, ...report.runs.map(row.value)]);
+  const body = rowsOf(report).map((row) => [row.label, ...report.runs.map(row.value)]);
   const widths = header.map((_, col) => Math.max(...[header, ...body].map((cells) => cells[col].length)));
   // Labels align left, numbers align right, so digits line up in each strategy's column.
   const line = (cells: string[]): string =>
@@ -92,6 +126,7 @@ export function renderTable(report: SimReport): string {
     line(header),
     rule,
     ...body.map(line),
+    ...(report.skipped?.length ? ['', ...describeSkipped(report).flatMap((text) => wrap(text))] : []),
     '',
   ].join('\n');
 }
@@ -117,7 +152,7 @@ function verdictClass(verdict: RunReport['verdict']): string {
 
 function renderHtmlTable(report: SimReport): string {
   const head = report.runs.map((run) => `<th>${escapeHtml(run.strategy)}</th>`).join('');
-  const rows = ROWS.map((row) => {
+  const rows = rowsOf(report).map((row) => {
     const cells = report.runs
       .map((run) => {
         const value = escapeHtml(row.value(run));
@@ -144,7 +179,8 @@ function readChartJs(): string {
 const CHART_SCRIPT = `
 (function () {
   var report = JSON.parse(document.getElementById('report-data').textContent);
-  var palette = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2'];
+  var palette = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d',
+    '#92400e', '#475569'];
   Chart.defaults.animation = false;
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
 
@@ -235,6 +271,9 @@ function renderPage(report: SimReport, chartJs: string): string {
 <h1>${escapeHtml(title)}</h1>
 <p class="meta">${escapeHtml(describeScenario(report))}</p>
 <p class="meta">${escapeHtml(describeBackends(report))}</p>
+${describeSkipped(report)
+  .map((line) => `<p class="meta skipped">${escapeHtml(line)}</p>`)
+  .join('\n')}
 <p class="meta">generated ${escapeHtml(report.generatedAt)}</p>
 <section class="card"><h2>Results</h2>${renderHtmlTable(report)}</section>
 <div class="charts">

@@ -38,7 +38,7 @@ export async function simulate(
   options: SimOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<SimReport> {
-  const backends = await startSimBackends(env);
+  const backends = await startSimBackends(env, options.strategies);
   const config = loadConfig({
     ...env,
     ...backends.env,
@@ -60,7 +60,14 @@ export async function simulate(
   try {
     const { url } = await service.start(ROLES);
     const runs: RunReport[] = [];
-    for (const strategy of options.strategies) runs.push(await runOne(service, url!, strategy, options));
+    const skipped = options.strategies.flatMap((strategy) => {
+      const reason = backends.skipped[strategy];
+      return reason ? [{ strategy, reason }] : [];
+    });
+    for (const { strategy, reason } of skipped) options.progress(`\n▷ ${strategy} skipped: ${reason}`);
+    for (const strategy of options.strategies) {
+      if (!backends.skipped[strategy]) runs.push(await runOne(service, url!, strategy, options));
+    }
     return {
       generatedAt: new Date().toISOString(),
       scenario: {
@@ -82,6 +89,7 @@ export async function simulate(
           : `${backends.describe.kafka} ${service.running.brokers}`,
       },
       runs,
+      skipped,
     };
   } finally {
     await service.stop();

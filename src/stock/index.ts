@@ -1,11 +1,23 @@
 // The stock module's one entry: a strategy per name, all behind the StockStrategy port (port.ts).
 import type { Redis } from 'ioredis';
-import type { Config, StrategyName } from '../config';
+import type { Config, LockBackendsConfig, StrategyName } from '../config';
+import { AppError } from '../errors';
 import { DatabaseStock } from './database-stock';
 import type { StockLedger, StockStrategy } from './port';
 import { RedisSegmentedStock, splitIntoSegments, type RedisSegmentsOptions } from './redis-segments';
 import { StockScripts, type SegmentTake } from './scripts';
-import { lockedTaker, luaTaker, naiveTaker, type SegmentTaker } from './segment-takers';
+import { DatabaseRowLock } from './locks/db-lock';
+import { EtcdSegmentLock } from './locks/etcd-lock';
+import { RedlockSegmentLock } from './locks/redlock';
+import { ZookeeperSegmentLock } from './locks/zk-lock';
+import {
+  externalLockTaker,
+  lockedTaker,
+  luaTaker,
+  naiveTaker,
+  type SegmentLock,
+  type SegmentTaker,
+} from './segment-takers';
 
 export type * from './port';
 export { splitIntoSegments };
@@ -19,6 +31,31 @@ export interface StockObservers {
 export interface Stock {
   get(name: StrategyName): StockStrategy;
   all(): StockStrategy[];
+  /** Ends the lock services' sessions, leases and connections. */
+  close(): Promise<void>;
+}
+
+export type LockStrategyName = 'etcd-lock' | 'zk-lock' | 'redlock' | 'db-lock';
+export const LOCK_STRATEGIES: readonly LockStrategyName[] = ['etcd-lock', 'zk-lock', 'redlock', 'db-lock'];
+
+/** The lock a lock strategy takes per segment, or the setting it is missing. */
+export function createSegmentLock(name: LockStrategyName, config: LockBackendsConfig): SegmentLock | string {
+  switch (name) {
+    case 'etcd-lock':
+      return config.etcdEndpoints
+        ? new EtcdSegmentLock(config.etcdEndpoints, config.leaseMs)
+        : 'etcd-lock needs ETCD_ENDPOINTS';
+    case 'zk-lock':
+      return config.zookeeperConnect
+        ? new ZookeeperSegmentLock(config.zookeeperConnect, config.leaseMs)
+        : 'zk-lock needs ZOOKEEPER_CONNECT';
+    case 'redlock':
+      return config.redlockUrls
+        ? new RedlockSegmentLock(config.redlockUrls, config.leaseMs)
+        : 'redlock needs REDLOCK_URLS (three or more Redis servers)';
+    case 'db-lock':
+      return new DatabaseRowLock(config.databaseUrl, config.leaseMs);
+  }
 }
 
 export function createStock(
@@ -33,6 +70,7 @@ export function createStock(
   const inRedis = (name: StrategyName, taker: SegmentTaker, options = checked) =>
     new RedisSegmentedStock(name, redis, scripts, taker, ledger, options);
 
+  const locks: SegmentLock[] = [];
   const strategies: Record<StrategyName, StockStrategy> = {
     'segmented-lock': inRedis('segmented-lock', lockedTaker(scripts, config.lockTtlMs)),
     'global-lock': inRedis('global-lock', lockedTaker(scripts, config.lockTtlMs), {
@@ -42,6 +80,48 @@ export function createStock(
     lua: inRedis('lua', luaTaker(scripts)),
     naive: inRedis('naive', naiveTaker(redis), { ...walk, checkedByDatabase: false }),
     db: new DatabaseStock(ledger, config.soldOutRecheckMs),
+    ...lockStrategies(config.locks, (name, lock) => inRedis(name, externalLockTaker(scripts, lock))),
   };
-  return { get: (name) => strategies[name], all: () => Object.values(strategies) };
+  return {
+    get: (name) => strategies[name],
+    all: () => Object.values(strategies),
+    close: async () => {
+      await Promise.allSettled(locks.map((lock) => lock.close()));
+    },
+  };
+
+  function lockStrategies(
+    locksConfig: LockBackendsConfig,
+    build: (name: LockStrategyName, lock: SegmentLock) => StockStrategy,
+  ): Record<LockStrategyName, StockStrategy> {
+    const entries = LOCK_STRATEGIES.map((name) => {
+      const lock = createSegmentLock(name, locksConfig);
+      if (typeof lock === 'string') return [name, new UnconfiguredStock(name, lock)] as const;
+      locks.push(lock);
+      return [name, build(name, lock)] as const;
+    });
+    return Object.fromEntries(entries) as Record<LockStrategyName, StockStrategy>;
+  }
+}
+
+/** A lock strategy whose lock service is not configured: its sales cannot be created. */
+class UnconfiguredStock implements StockStrategy {
+  readonly checkedByDatabase = true;
+  constructor(
+    readonly name: StrategyName,
+    private readonly missing: string,
+  ) {}
+  segmentsFor = (requested: number) => requested;
+  load(): Promise<void> {
+    throw new AppError('invalid_input', this.missing);
+  }
+  soldOut = () => false;
+  take(): Promise<never> {
+    throw new AppError('unavailable', this.missing);
+  }
+  settle = async () => undefined;
+  returnUnit = async () => false;
+  staleReservations = async () => [];
+  remaining = async () => 0;
+  repair = async () => ({ rebuilt: 0, corrected: 0 });
 }

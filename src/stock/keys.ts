@@ -4,23 +4,31 @@
 import { crc32 } from 'node:zlib';
 
 export interface SegmentKeys {
+  /** Which segment these are the keys of (the db-lock strategy locks its ledger row). */
+  itemId: string;
+  segment: number;
   stock: string;
   lock: string;
   held: string;
   returned: string;
   ops: string;
   buyers: string;
+  /** Highest fencing token of an external lock (etcd-lock, zk-lock, redlock, db-lock) that reached this segment. */
+  fence: string;
 }
 
 export function segmentKeys(itemId: string, segment: number): SegmentKeys {
   const tag = `{i${itemId}:s${segment}}`;
   return {
+    itemId,
+    segment,
     stock: `sk:${tag}:stock`,
     lock: `sk:${tag}:lock`,
     held: `sk:${tag}:held`,
     returned: `sk:${tag}:returned`,
     ops: `sk:${tag}:ops`,
     buyers: `sk:${tag}:buyers`,
+    fence: `sk:${tag}:fence`,
   };
 }
 

@@ -65,7 +65,7 @@ export class RedisSegmentedStock implements StockStrategy {
     const tx = this.redis.multi();
     splitIntoSegments(sale.stock, sale.segments).forEach((units, segment) => {
       const keys = segmentKeys(sale.itemId, segment);
-      tx.set(keys.stock, units).del(keys.lock, keys.held, keys.returned, keys.ops, keys.buyers);
+      tx.set(keys.stock, units).del(keys.lock, keys.held, keys.returned, keys.ops, keys.buyers, keys.fence);
     });
     tx.del(itemKeys(sale.itemId).soldOut);
     await tx.exec();

@@ -12,6 +12,7 @@ const LUA = {
   takeIfPositive: 3,
   acquireLock: 2,
   fencedTake: 4,
+  tokenFencedTake: 4,
   releaseLock: 1,
   releaseReservation: 3,
   discardReservation: 3,
@@ -26,8 +27,11 @@ type ScriptRedis = Redis & Record<ScriptName, (...args: (string | number)[]) => 
 
 const fileOf = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) + '.lua';
 
-/** The answer of a take from one segment. */
-export type SegmentTake = 'taken' | 'empty' | 'contended' | 'missing';
+/** The source of lua/<file>.lua for a script named in camelCase (also for scripts run on other servers). */
+export const readLua = (name: string) => readFileSync(join(__dirname, 'lua', fileOf(name)), 'utf8');
+
+/** The answer of a take from one segment; fenced: the lock's token was older than one the segment had seen. */
+export type SegmentTake = 'taken' | 'empty' | 'contended' | 'missing' | 'fenced';
 export type ClaimTake = SegmentTake | 'duplicate';
 export type LockAcquire = 'acquired' | 'empty' | 'contended' | 'missing';
 
@@ -53,8 +57,7 @@ export class StockScripts {
   constructor(redis: Redis) {
     for (const [name, numberOfKeys] of Object.entries(LUA)) {
       if (typeof (redis as unknown as Record<string, unknown>)[name] === 'function') continue;
-      const lua = readFileSync(join(__dirname, 'lua', fileOf(name)), 'utf8');
-      redis.defineCommand(name, { numberOfKeys, lua });
+      redis.defineCommand(name, { numberOfKeys, lua: readLua(name) });
     }
     this.redis = redis as ScriptRedis;
   }
@@ -92,6 +95,31 @@ export class StockScripts {
   async fencedTake(k: SegmentKeys, token: string, reservation: string): Promise<SegmentTake> {
     const reply = await this.redis.fencedTake(k.stock, k.lock, k.held, k.ops, token, reservation, Date.now());
     return decode(TAKE, reply, 'fenced-take');
+  }
+
+  /** The take of an external lock's holder; `highest` (when fenced) is the token it lost to. */
+  async tokenFencedTake(
+    k: SegmentKeys,
+    token: bigint,
+    reservation: string,
+  ): Promise<{ take: SegmentTake; highest?: bigint }> {
+    const [code, highest] = (await this.redis.tokenFencedTake(
+      k.stock,
+      k.held,
+      k.ops,
+      k.fence,
+      token.toString(),
+      reservation,
+      Date.now(),
+    )) as [number, string | undefined];
+    if (code === -3) return { take: 'fenced', highest: BigInt(highest!) };
+    return { take: decode(TAKE, code, 'token-fenced-take') };
+  }
+
+  /** The segment's counter without a lock: lets external-lock takers skip empty segments without locking them. */
+  async counter(k: SegmentKeys): Promise<number | undefined> {
+    const value = await this.redis.get(k.stock);
+    return value === null ? undefined : Number(value);
   }
 
   async releaseLock(lockKey: string, token: string): Promise<boolean> {

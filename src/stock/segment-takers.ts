@@ -31,6 +31,59 @@ export function lockedTaker(scripts: StockScripts, lockTtlMs: number): SegmentTa
   };
 }
 
+/**
+ * A lock on one segment kept outside the stock's Redis (etcd, ZooKeeper, Redlock, a PostgreSQL row), with the
+ * fencing token its service handed out: tokens of later holders of the same segment are higher.
+ */
+export interface SegmentLock {
+  /** undefined: someone else holds it (the walk moves on). Throws when the lock service cannot be asked. */
+  acquire(keys: SegmentKeys): Promise<HeldLock | undefined>;
+  close(): Promise<void>;
+}
+
+export interface HeldLock {
+  token: bigint;
+  /** Never throws: a lock that cannot be released is left to its lease (the implementation drops the lease). */
+  release(): Promise<void>;
+  /** The take refused this token for a higher one: lets a lock service that lost its counters catch up. */
+  lostTo?(highest: bigint): Promise<void>;
+}
+
+export interface ExternalLockHooks {
+  /** Test seam: runs while the lock is held, before the take (a holder is paused here). */
+  whileHeld?(token: bigint): Promise<void>;
+}
+
+/**
+ * etcd-lock, zk-lock, redlock, db-lock: only the lock moves out of Redis. The segment counter stays the stock; the
+ * take checks the lock's fencing token (token-fenced-take.lua), so a holder paused past its lease takes nothing once
+ * a later holder has reached the segment. Empty or lost segments are seen from the counter without locking them.
+ */
+export function externalLockTaker(
+  scripts: StockScripts,
+  lock: SegmentLock,
+  hooks: ExternalLockHooks = {},
+): SegmentTaker {
+  return {
+    claimsAndTakes: false,
+    async take(keys, reservation) {
+      const left = await scripts.counter(keys);
+      if (left === undefined) return 'missing';
+      if (left <= 0) return 'empty';
+      const held = await lock.acquire(keys);
+      if (!held) return 'contended';
+      try {
+        await hooks.whileHeld?.(held.token);
+        const { take, highest } = await scripts.tokenFencedTake(keys, held.token, reservation);
+        if (highest !== undefined) await held.lostTo?.(highest);
+        return take;
+      } finally {
+        await held.release();
+      }
+    },
+  };
+}
+
 /** lua: one atomic "decrement if positive" per segment; no lock, never contended. */
 export function luaTaker(scripts: StockScripts): SegmentTaker {
   return { claimsAndTakes: true, take: (keys, reservation) => scripts.takeIfPositive(keys, reservation) };

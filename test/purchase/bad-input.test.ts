@@ -93,6 +93,12 @@ const cases: Case[] = [
     'invalid_input',
   ],
   [
+    'admin lock strategy whose server is not configured (no ETCD_ENDPOINTS)',
+    post('/admin/sales', '{"name":"x","stock":5,"strategy":"etcd-lock"}', { ...json, ...admin }),
+    400,
+    'invalid_input',
+  ],
+  [
     'admin ends before start',
     post(
       '/admin/sales',

@@ -41,6 +41,32 @@ describe('renderTable', () => {
   });
 });
 
+describe('the lock strategies in the table', () => {
+  const report = sampleReport();
+  report.runs[0] = { ...report.runs[0], strategy: 'lua' };
+  report.runs.push({ ...report.runs[0], strategy: 'etcd-lock', timeToSellOutMs: 1600 });
+  report.skipped = [
+    {
+      strategy: 'zk-lock',
+      reason:
+        'no ZooKeeper: ZOOKEEPER_CONNECT is unset and /usr/share/java/zookeeper.jar or java is missing (Debian: apt-get install -y zookeeper)',
+    },
+  ];
+  const table = renderTable(report);
+  const lines = table.split('\n');
+
+  it('gives every sell-out time as a ratio to lua', () => {
+    expect(lines.find((l) => l.startsWith('sell-out vs lua'))).toMatch(/1\.00×\s+-\s+2\.50×$/);
+  });
+
+  it('says which strategies were skipped and how to get their servers, within 100 columns', () => {
+    expect(table).toContain('skipped zk-lock: no ZooKeeper');
+    expect(table).toContain('apt-get install -y zookeeper');
+    for (const line of lines.slice(2)) expect(line.length).toBeLessThanOrEqual(100);
+    expect(renderHtml(report)).toContain('skipped zk-lock: no ZooKeeper');
+  });
+});
+
 describe('renderHtml', () => {
   const report = sampleReport();
   const html = renderHtml(report);

@@ -2,7 +2,7 @@
 // change its ACL, without touching the Redis other tests share.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { freePort } from '../../src/infra/free-port';
+import { freePort } from '../../src/infra/net';
 
 export interface PrivateRedis {
   url: string;

@@ -64,7 +64,8 @@ export async function startStack(redisIndex: number, options: StackOptions = {})
   const kafkaDir = mkdtempSync(join(tmpdir(), 'seckill-kafka-'));
   const config = loadConfig({
     DATABASE_URL: options.viaDatabaseUrl ? options.viaDatabaseUrl(database.url) : database.url,
-    REDIS_URL: await freshRedisUrl(redisIndex),
+    // A test that brings its own Redis (a private server) never touches the shared one.
+    REDIS_URL: options.env?.REDIS_URL ?? (await freshRedisUrl(redisIndex)),
     KAFKA_DATA_DIR: kafkaDir,
     PORT: '0',
     ADMIN_TOKEN,

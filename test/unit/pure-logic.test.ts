@@ -89,7 +89,23 @@ describe('loadConfig', () => {
   test('KAFKA_BROKERS is a comma list', () => {
     expect(loadConfig({ KAFKA_BROKERS: 'a:9092, b:9092' }).kafka.brokers).toEqual(['a:9092', 'b:9092']);
   });
+  test('the lock services: unset by default, comma lists, one lease', () => {
+    expect(loadConfig({}).stock.locks).toMatchObject({
+      etcdEndpoints: undefined,
+      zookeeperConnect: undefined,
+      redlockUrls: undefined,
+      leaseMs: 2000,
+    });
+    const urls = 'redis://a:1, redis://b:2,redis://c:3';
+    expect(loadConfig({ REDLOCK_URLS: urls }).stock.locks.redlockUrls).toEqual([
+      'redis://a:1',
+      'redis://b:2',
+      'redis://c:3',
+    ]);
+  });
   test.each([
+    [{ REDLOCK_URLS: 'redis://a:1,redis://b:2' }, 'REDLOCK_URLS'],
+    [{ LOCK_LEASE_MS: '10' }, 'LOCK_LEASE_MS'],
     [{ PORT: 'x' }, 'PORT'],
     [{ STOCK_STRATEGY: 'yolo' }, 'STOCK_STRATEGY'],
     [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
