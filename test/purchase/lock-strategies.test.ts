@@ -6,13 +6,13 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Client } from 'pg';
 import { createRedis } from '../../src/infra/redis';
 import type { LockStrategyName } from '../../src/stock';
 import { segmentKeys } from '../../src/stock/keys';
 import { startEtcd, startZookeeper, type LockServer } from '../../src/sim/lock-servers';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis-server';
 import { buyUntilDecided, exactEnd, FAST_CONSUMER, startStack, type TestStack } from '../support/stack';
+import { restartLocalPostgres } from '../support/postgres-server';
 
 jest.setTimeout(120_000);
 
@@ -140,21 +140,11 @@ test.each(STRATEGIES)(
   },
 );
 
-/** Every session of the test's database ended by the server, as a restart would (the server itself is shared). */
-async function endEveryDatabaseSession(): Promise<void> {
-  const admin = new Client({ connectionString: stack.databaseUrl });
-  await admin.connect();
-  await admin.query(
-    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
-  );
-  await admin.end();
-}
-
 const RESTARTS: Record<LockStrategyName, [string, () => Promise<void>]> = {
   'etcd-lock': ['etcd killed (-9) and restarted on its data', () => restart(etcd)],
   'zk-lock': ['ZooKeeper killed (-9) and restarted on its data', () => restart(zookeeper)],
   redlock: ['one Redlock server killed (-9) and restarted empty', () => restart(redlockServers[0])],
-  'db-lock': ['every PostgreSQL session of the database ended by the server', endEveryDatabaseSession],
+  'db-lock': ['PostgreSQL restarted (pg_ctlcluster restart)', restartLocalPostgres],
 };
 
 async function redlockCounters(server: PrivateRedis): Promise<string[]> {
