@@ -79,7 +79,14 @@ const GOALS = {
 };
 
 /** The throughput targets use the service's default strategy; the sell-out race compares all of them. */
-const THROUGHPUT_STRATEGY: StrategyName = 'segmented-lock';
+const THROUGHPUT_STRATEGY = strategyFromEnv('BENCH_STRATEGY', 'segmented-lock');
+
+function strategyFromEnv(name: string, fallback: StrategyName): StrategyName {
+  const raw = process.env[name] || fallback;
+  if (!(STRATEGY_NAMES as readonly string[]).includes(raw))
+    throw new Error(`${name} must be one of ${STRATEGY_NAMES.join(', ')}`);
+  return raw as StrategyName;
+}
 /** Long enough that no order expires (and gives its unit back) while the bench runs. */
 const PAYMENT_TIMEOUT_MS = 3_600_000;
 const DRAIN_TIMEOUT_MS = 30_000;
