@@ -172,12 +172,14 @@ export class OrderWriter {
   }
 
   private async lockLedger(client: PoolClient, orders: OrderToWrite[]): Promise<Map<string, LedgerRow>> {
+    // Each segment once: a hot segment's row would otherwise come back once per order of the batch.
+    const segments = [...new Map(orders.map((o) => [segmentOf(o.itemId, o.segment), o])).values()];
     const { rows } = await client.query<LedgerRow>(
       `SELECT s.item_id::text, s.segment, s.capacity - s.sold AS free, s.enforced
        FROM stock_segments s JOIN unnest($1::bigint[], $2::int[]) AS b(item_id, segment)
          ON s.item_id = b.item_id AND s.segment = b.segment
        ORDER BY s.item_id, s.segment FOR UPDATE OF s`,
-      [orders.map((o) => o.itemId), orders.map((o) => o.segment)],
+      [segments.map((o) => o.itemId), segments.map((o) => o.segment)],
     );
     return new Map(rows.map((row) => [segmentOf(row.item_id, row.segment), row]));
   }

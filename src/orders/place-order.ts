@@ -3,7 +3,7 @@
 // last word) → settle the unit by the order's fate → answer. Every exit after a unit is taken settles it.
 import { AppError } from '../errors';
 import type { Logger } from '../infra/logger';
-import type { Purchase, Settlement, Stock, StockStrategy, TakeResult } from '../stock';
+import type { Purchase, Stock, StockStrategy, TakeResult } from '../stock';
 import type { IdGenerator } from './ids';
 import type { OrderWriter, WriteOutcome } from './order-writer';
 import { reservationOf } from './reservation';
@@ -61,19 +61,12 @@ export async function placeOrder(deps: PlaceOrderDeps, request: PurchaseRequest)
   });
   // unknown: the database could not be asked; the reservation stays for the sweeper, which asks again later.
   if (outcome !== 'unknown') {
-    await stock.settle(sale, taken.segment, purchase, SETTLEMENT[outcome]).catch((err) => {
+    await stock.settle(sale, taken.segment, purchase, outcome).catch((err) => {
       deps.log.warn({ err, orderId, outcome }, 'unit not settled; the reservation sweeper will settle it');
     });
   }
   return ANSWER[outcome](orderId, taken.segment);
 }
-
-const SETTLEMENT: Record<Exclude<WriteOutcome, 'unknown'>, Settlement> = {
-  ordered: 'ordered',
-  duplicate: 'duplicate',
-  refused: 'refused',
-  failed: 'failed',
-};
 
 const ANSWER: Record<WriteOutcome, (orderId: string, segment: number) => PlaceOrderResult> = {
   ordered: (orderId, segment) => ({ status: 'ordered', orderId, segment }),

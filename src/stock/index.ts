@@ -36,7 +36,6 @@ export interface Stock {
 }
 
 export type LockStrategyName = 'etcd-lock' | 'zk-lock' | 'redlock' | 'db-lock';
-export const LOCK_STRATEGIES: readonly LockStrategyName[] = ['etcd-lock', 'zk-lock', 'redlock', 'db-lock'];
 
 /** The lock a lock strategy takes per segment, or the setting it is missing. */
 export function createSegmentLock(name: LockStrategyName, config: LockBackendsConfig): SegmentLock | string {
@@ -71,6 +70,14 @@ export function createStock(
     new RedisSegmentedStock(name, redis, scripts, taker, ledger, options);
 
   const locks: SegmentLock[] = [];
+  /** A lock strategy on its own lock service; unconfigured, it refuses new sales naming the missing setting. */
+  const onLockService = (name: LockStrategyName): StockStrategy => {
+    const lock = createSegmentLock(name, config.locks);
+    if (typeof lock === 'string') return new UnconfiguredStock(name, lock);
+    locks.push(lock);
+    return inRedis(name, externalLockTaker(scripts, lock));
+  };
+
   const strategies: Record<StrategyName, StockStrategy> = {
     'segmented-lock': inRedis('segmented-lock', lockedTaker(scripts, config.lockTtlMs)),
     'global-lock': inRedis('global-lock', lockedTaker(scripts, config.lockTtlMs), {
@@ -80,7 +87,10 @@ export function createStock(
     lua: inRedis('lua', luaTaker(scripts)),
     naive: inRedis('naive', naiveTaker(redis), { ...walk, checkedByDatabase: false }),
     db: new DatabaseStock(ledger, config.soldOutRecheckMs),
-    ...lockStrategies(config.locks, (name, lock) => inRedis(name, externalLockTaker(scripts, lock))),
+    'etcd-lock': onLockService('etcd-lock'),
+    'zk-lock': onLockService('zk-lock'),
+    redlock: onLockService('redlock'),
+    'db-lock': onLockService('db-lock'),
   };
   return {
     get: (name) => strategies[name],
@@ -89,19 +99,6 @@ export function createStock(
       await Promise.allSettled(locks.map((lock) => lock.close()));
     },
   };
-
-  function lockStrategies(
-    locksConfig: LockBackendsConfig,
-    build: (name: LockStrategyName, lock: SegmentLock) => StockStrategy,
-  ): Record<LockStrategyName, StockStrategy> {
-    const entries = LOCK_STRATEGIES.map((name) => {
-      const lock = createSegmentLock(name, locksConfig);
-      if (typeof lock === 'string') return [name, new UnconfiguredStock(name, lock)] as const;
-      locks.push(lock);
-      return [name, build(name, lock)] as const;
-    });
-    return Object.fromEntries(entries) as Record<LockStrategyName, StockStrategy>;
-  }
 }
 
 /** A lock strategy whose lock service is not configured: its sales cannot be created. */

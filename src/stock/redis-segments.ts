@@ -154,14 +154,12 @@ export class RedisSegmentedStock implements StockStrategy {
       case 'ordered':
         await this.redis.zrem(keys.held, purchase.reservation);
         return;
-      case 'duplicate': // the database holds an order of this user: the claim stays, the unit goes back
+      case 'duplicate': // the database holds an order of this user: the unit goes back, the claim stays
+      case 'failed': // rolled back: the unit goes back and the buyer may try again
         if (await this.scripts.releaseReservation(keys, purchase.reservation))
           await this.unitIsBack(sale.itemId);
-        return;
-      case 'failed':
-        if (await this.scripts.releaseReservation(keys, purchase.reservation))
-          await this.unitIsBack(sale.itemId);
-        await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation);
+        if (settlement === 'failed')
+          await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation);
         return;
       case 'refused': {
         const phantom = await this.scripts.discardReservation(keys, purchase.reservation);
