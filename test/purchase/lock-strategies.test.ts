@@ -11,7 +11,14 @@ import type { LockStrategyName } from '../../src/stock';
 import { segmentKeys } from '../../src/stock/keys';
 import { startEtcd, startZookeeper, type LockServer } from '../../src/sim/lock-servers';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis-server';
-import { buyUntilDecided, exactEnd, FAST_CONSUMER, startStack, type TestStack } from '../support/stack';
+import {
+  buyUntilDecided,
+  exactEnd,
+  FAST_CONSUMER,
+  faultAfter,
+  startStack,
+  type TestStack,
+} from '../support/stack';
 import { restartLocalPostgres } from '../support/postgres-server';
 
 jest.setTimeout(120_000);
@@ -58,18 +65,6 @@ const STRATEGIES: LockStrategyName[] = ['etcd-lock', 'zk-lock', 'redlock', 'db-l
 const STOCK = 120;
 const users = (prefix: string, n = 400) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 const ordered = (answers: Map<string, string>) => [...answers.values()].filter((s) => s === 'ordered').length;
-
-/** Runs `fault` once the crowd has placed `after` orders. */
-function faultAfter(after: number, fault: () => Promise<void>) {
-  let count = 0;
-  let fired: Promise<void> | undefined;
-  return {
-    onAnswer(status: string) {
-      if (status === 'ordered' && ++count === after) fired = fault();
-    },
-    fired: () => fired,
-  };
-}
 
 async function fenceOf(itemId: string, segment: number): Promise<bigint> {
   return BigInt((await stack.service.redis.get(segmentKeys(itemId, segment).fence)) ?? '0');

@@ -2,7 +2,14 @@
 // killed and restarted empty), or its counters are raised behind the service's back. Each sale still ends exact.
 import { segmentKeys } from '../../src/stock/keys';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis-server';
-import { buyUntilDecided, exactEnd, FAST_CONSUMER, startStack, type TestStack } from '../support/stack';
+import {
+  buyUntilDecided,
+  exactEnd,
+  FAST_CONSUMER,
+  faultAfter,
+  startStack,
+  type TestStack,
+} from '../support/stack';
 
 let redis: PrivateRedis;
 let stack: TestStack;
@@ -38,18 +45,6 @@ async function expectOneOrderPerUser(itemId: string) {
 async function repairs(kind: 'rebuilt' | 'corrected' | 'clamped'): Promise<number> {
   const metric = await stack.service.metrics.stockRepairs.get();
   return metric.values.find((v) => v.labels.kind === kind)?.value ?? 0;
-}
-
-/** Runs `fault` once the crowd has placed `after` orders. */
-function faultAfter(after: number, fault: () => Promise<void>) {
-  let ordered = 0;
-  let fired: Promise<void> | undefined;
-  return {
-    onAnswer(status: string) {
-      if (status === 'ordered' && ++ordered === after) fired = fault();
-    },
-    fired: () => fired,
-  };
 }
 
 test.each(['segmented-lock', 'lua'])(

@@ -200,3 +200,15 @@ export async function exactEnd(stack: TestStack, itemId: string, stock: number, 
     throw new Error(`${err.message.split(';')[0]}; last stats: ${JSON.stringify(last)}`);
   });
 }
+
+/** Runs `fault` once the crowd has placed `after` orders (wire `onAnswer` into buyUntilDecided). */
+export function faultAfter(after: number, fault: () => Promise<void>) {
+  let ordered = 0;
+  let fired: Promise<void> | undefined;
+  return {
+    onAnswer(status: string) {
+      if (status === 'ordered' && ++ordered === after) fired = fault();
+    },
+    fired: () => fired,
+  };
+}
