@@ -11,9 +11,11 @@
  * BENCH_ROUNDS interleaved rounds (the order rotates each round), so slow drift in the machine's background load
  * (this one is shared) hits every target alike; the per-round ratios are printed as the noise.
  *
- * The servers (the baseline app and the service with every role) run together in a child process and autocannon
- * runs in this one. In one process the load generator would share the event loop with the server under test, and
- * its fixed cost per request would pull every ratio towards 1×.
+ * The servers (the baseline app, the per-order baseline and the service's api role) run together in a child process
+ * and autocannon runs in this one. In one process the load generator would share the event loop with the server under
+ * test, and its fixed cost per request would pull every ratio towards 1×. The pipeline (the embedded broker, the relay,
+ * the consumer, the expiry worker) runs in a process of its own, as it is deployed: the purchase path's event loop
+ * serves purchases, while the pipeline's work still shares the machine's cores.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
@@ -29,6 +31,8 @@ import { startPerOrderBaseline } from './per-order-baseline';
 import { REPORT_FLAG, type DrainReport } from './pipeline-drain';
 
 const CHILD_FLAG = '--bench-targets-child';
+const PIPELINE_FLAG = '--bench-pipeline-child';
+const PIPELINE_ROLES = ROLES.filter((role) => role !== 'api');
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -148,9 +152,12 @@ async function runTargetsChild(): Promise<void> {
     stops.push(() => closeServer(baseline));
     const backends = await startSimBackends(process.env);
     stops.push(() => backends.stop());
+    const pipeline = await startChild<{ brokers: string }>(PIPELINE_FLAG, backends.env);
+    stops.push(() => stopChild(pipeline.child));
     const config = loadConfig({
       ...process.env,
       ...backends.env,
+      KAFKA_BROKERS: pipeline.ready.brokers,
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
@@ -159,7 +166,7 @@ async function runTargetsChild(): Promise<void> {
     });
     const service = buildService(config, { log: createLogger(config.logLevel, 'bench') });
     stops.push(() => service.stop());
-    const { url, brokers } = await service.start(ROLES);
+    const { url, brokers } = await service.start(['api']);
     // Same database, same general pool size as main had, its own Prisma client: see per-order-baseline.ts.
     const perOrder = await startPerOrderBaseline({
       databaseUrl: config.databaseUrl,
@@ -183,19 +190,32 @@ async function runTargetsChild(): Promise<void> {
   }
 }
 
+/** The broker and every role but api, on the targets' backends; says where the broker listens. */
+async function runPipelineChild(): Promise<void> {
+  const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
+  const service = buildService(config, { log: createLogger(config.logLevel, 'bench-pipeline') });
+  process.once('disconnect', () => void service.stop().then(exitWhenIdle));
+  const { brokers } = await service.start(PIPELINE_ROLES);
+  process.send!({ brokers: brokers!.join(',') });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Talking to the targets
 
-function startTargets(): { child: ChildProcess; ready: Promise<TargetsReady> } {
-  const child = fork(__filename, [CHILD_FLAG], { execArgv: process.execArgv });
-  const ready = new Promise<TargetsReady>((resolve, reject) => {
-    child.once('message', (message) => resolve(message as TargetsReady));
-    child.once('exit', (code) => reject(new Error(`targets process exited (${code}) before it was ready`)));
+/** This file again in a child process (`flag` says which part it plays); resolves with its first message. */
+async function startChild<T>(
+  flag: string,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; ready: T }> {
+  const child = fork(__filename, [flag], { execArgv: process.execArgv, env: { ...process.env, ...env } });
+  const ready = await new Promise<T>((resolve, reject) => {
+    child.once('message', (message) => resolve(message as T));
+    child.once('exit', (code) => reject(new Error(`${flag} process exited (${code}) before it was ready`)));
   });
   return { child, ready };
 }
 
-async function stopTargets(child: ChildProcess): Promise<void> {
+async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   if (child.connected) child.disconnect();
@@ -560,7 +580,8 @@ function printHeader(targets: TargetsReady, parts: Set<Part>): void {
           : 'stopped at its first sold_out (BENCH_SELLOUT_WHOLE_CROWD=1: whole)'),
     );
   console.log(
-    'load generator: autocannon in the parent process; the servers under test share a child process\n',
+    'load generator: autocannon in the parent process; the servers under test share a child process; the broker, ' +
+      'relay, consumer and expiry worker run in another\n',
   );
 }
 
@@ -702,14 +723,13 @@ function printSellOuts(rows: SellOutRow[]): void {
 // ---------------------------------------------------------------------------------------------------------------
 
 async function runHttpParts(parts: Set<Part>): Promise<void> {
-  const { child, ready } = startTargets();
+  const { child, ready: targets } = await startChild<TargetsReady>(CHILD_FLAG);
   try {
-    const targets = await ready;
     printHeader(targets, parts);
     if (parts.has('throughput')) printThroughput(await measureThroughputs(targets));
     if (parts.has('sellout')) printSellOuts(await measureSellOuts(targets));
   } finally {
-    await stopTargets(child);
+    await stopChild(child);
   }
 }
 
@@ -736,4 +756,5 @@ const fail = (error: unknown) => {
   process.exit(1);
 };
 if (process.argv.includes(CHILD_FLAG)) runTargetsChild().catch(fail);
+else if (process.argv.includes(PIPELINE_FLAG)) runPipelineChild().catch(fail);
 else main().catch(fail);

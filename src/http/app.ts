@@ -63,6 +63,8 @@ type SeckillOutcome = keyof typeof SECKILL_STATUS;
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Answers are never cached by clients; hashing every body for an ETag is work no buyer uses.
+  app.disable('etag');
   app.set('query parser', 'simple');
   app.use(requireJson, express.json({ limit: deps.maxBodyBytes, strict: true }));
 

@@ -1,6 +1,7 @@
-// The purchase, start to finish: sale window → sold-out answer from memory → claim the buyer and take a unit (the
-// strategy) → the order, its ledger entry and its outbox row in one group-committed transaction (the database has the
-// last word) → settle the unit by the order's fate → answer. Every exit after a unit is taken settles it.
+// The purchase, start to finish: closed or sold-out answered from memory (answerFromMemory, asked first) → sale
+// window → claim the buyer and take a unit (the strategy) → the order, its ledger entry and its outbox row in one
+// group-committed transaction (the database has the last word) → settle the unit by the order's fate → answer. Every
+// exit after a unit is taken settles it.
 import { AppError } from '../errors';
 import type { Logger } from '../infra/logger';
 import type { Purchase, Stock, StockStrategy, TakeResult } from '../stock';
@@ -41,10 +42,11 @@ export function answerFromMemory(
   return deps.stock.get(sale.strategy).soldOut(sale.itemId) ? { status: 'sold_out' } : undefined;
 }
 
+/** Callers ask answerFromMemory first; the sold-out memory is not asked again here (one look per request). */
 export async function placeOrder(deps: PlaceOrderDeps, request: PurchaseRequest): Promise<PlaceOrderResult> {
   const sale = await deps.sales.get(request.itemId);
-  const early = answerFromMemory(deps, request);
-  if (early) return early;
+  const window = saleWindow(sale);
+  if (window !== 'open') return { status: window };
 
   const stock = deps.stock.get(sale.strategy);
   const orderId = deps.ids.next();

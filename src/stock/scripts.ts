@@ -11,7 +11,7 @@ const LUA = {
   claimAndTake: 4,
   takeIfPositive: 3,
   acquireLock: 2,
-  fencedTake: 4,
+  fencedTakeAndUnlock: 4,
   tokenFencedTake: 4,
   releaseLock: 1,
   releaseReservation: 3,
@@ -92,9 +92,17 @@ export class StockScripts {
     return decode(ACQUIRE, await this.redis.acquireLock(k.stock, k.lock, token, ttlMs), 'acquire-lock');
   }
 
-  async fencedTake(k: SegmentKeys, token: string, reservation: string): Promise<SegmentTake> {
-    const reply = await this.redis.fencedTake(k.stock, k.lock, k.held, k.ops, token, reservation, Date.now());
-    return decode(TAKE, reply, 'fenced-take');
+  async fencedTakeAndUnlock(k: SegmentKeys, token: string, reservation: string): Promise<SegmentTake> {
+    const reply = await this.redis.fencedTakeAndUnlock(
+      k.stock,
+      k.lock,
+      k.held,
+      k.ops,
+      token,
+      reservation,
+      Date.now(),
+    );
+    return decode(TAKE, reply, 'fenced-take-and-unlock');
   }
 
   /** The take of an external lock's holder; `highest` (when fenced) is the token it lost to. */

@@ -13,7 +13,8 @@ export interface SegmentTaker {
 
 /**
  * segmented-lock (and global-lock, which is the same with one segment): lock the segment with a random token and a
- * short TTL, decrement under a fencing check of that token, release by compare-and-delete.
+ * short TTL, then decrement under a fencing check of that token and release the lock in the same script. Only when
+ * that script's answer is lost is the lock released on its own (compare-and-delete, harmless if the take did it).
  */
 export function lockedTaker(scripts: StockScripts, lockTtlMs: number): SegmentTaker {
   return {
@@ -23,9 +24,10 @@ export function lockedTaker(scripts: StockScripts, lockTtlMs: number): SegmentTa
       const acquired = await scripts.acquireLock(keys, token, lockTtlMs);
       if (acquired !== 'acquired') return acquired;
       try {
-        return await scripts.fencedTake(keys, token, reservation);
-      } finally {
-        await scripts.releaseLock(keys.lock, token);
+        return await scripts.fencedTakeAndUnlock(keys, token, reservation);
+      } catch (err) {
+        await scripts.releaseLock(keys.lock, token).catch(() => undefined);
+        throw err;
       }
     },
   };

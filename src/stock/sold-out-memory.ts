@@ -1,5 +1,7 @@
 // Per-process memory of what this process saw recently, so a sold-out item costs no Redis round trip and empty
-// segments are tried last. Entries expire: another process may give a unit back at any time.
+// segments are tried last. Entries expire: another process may give a unit back at any time. When a sold-out entry
+// expires, one caller is sent to Redis to look again while the rest keep hearing "sold out" for one more period:
+// otherwise every request in flight at that moment would walk every segment at once.
 
 interface ItemMemory {
   soldOut?: { value: boolean; until: number };
@@ -11,10 +13,14 @@ export class SoldOutMemory {
 
   constructor(private readonly ttlMs: number) {}
 
-  /** undefined = not known recently; ask Redis. */
+  /** undefined = not known recently: this caller asks Redis (and, for an expired entry, only this caller). */
   soldOut(itemId: string): boolean | undefined {
     const known = this.items.get(itemId)?.soldOut;
-    return known && known.until > Date.now() ? known.value : undefined;
+    if (!known) return undefined;
+    const now = Date.now();
+    if (known.until > now) return known.value;
+    known.until = now + this.ttlMs; // the others keep the old answer while this caller looks again
+    return undefined;
   }
 
   markSoldOut(itemId: string): void {

@@ -63,7 +63,7 @@ test('a reservation names its order and buyer', () => {
   expect(parseReservation(reservationOf('123', 'user_1-x'))).toEqual({ orderId: '123', userId: 'user_1-x' });
 });
 
-test('sold-out memory forgets after its TTL', async () => {
+test('sold-out memory expires after its TTL, sending one caller per period to look again', async () => {
   const memory = new SoldOutMemory(30);
   expect(memory.soldOut('1')).toBeUndefined();
   memory.markSoldOut('1');
@@ -71,7 +71,10 @@ test('sold-out memory forgets after its TTL', async () => {
   expect(memory.soldOut('1')).toBe(true);
   expect([...memory.emptySegments('1')]).toEqual([3]);
   await new Promise((resolve) => setTimeout(resolve, 40));
-  expect(memory.soldOut('1')).toBeUndefined();
+  expect(memory.soldOut('1')).toBeUndefined(); // this caller asks Redis…
+  expect(memory.soldOut('1')).toBe(true); // …the others keep the old answer meanwhile
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  expect(memory.soldOut('1')).toBeUndefined(); // the look found nothing to renew it: the next period's caller asks
   memory.forget('1');
   expect(memory.emptySegments('1').size).toBe(0);
 });

@@ -1,6 +1,8 @@
--- fenced-take: take one unit from a segment, but only while the caller still holds the segment's lock.
--- The fencing check is what stops a holder whose lock expired (GC pause, slow network) from selling a unit that
--- the lock's next holder may also be selling. Idempotent per reservation: a re-sent copy takes nothing more.
+-- fenced-take-and-unlock: take one unit from a segment, but only while the caller still holds the segment's lock,
+-- and release that lock in the same step (the take is the whole critical section, so unlocking here saves the
+-- purchase a round trip). The fencing check is what stops a holder whose lock expired (GC pause, slow network) from
+-- selling a unit that the lock's next holder may also be selling. Idempotent per reservation: a re-sent copy takes
+-- nothing more.
 --
 -- KEYS[1]  segment stock counter   sk:{i<item>:s<n>}:stock
 -- KEYS[2]  segment lock            sk:{i<item>:s<n>}:lock
@@ -11,11 +13,13 @@
 -- ARGV[3]  now, in ms
 --
 -- Returns  1 taken (now or by an earlier copy) · 0 segment empty · -1 lock not held by this token · -2 missing
+--          (the lock is released in every case where this token held it)
 
-if redis.call('ZSCORE', KEYS[3], ARGV[2]) then
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+elseif redis.call('ZSCORE', KEYS[3], ARGV[2]) then
   return 1
-end
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+else
   return -1
 end
 local stock = redis.call('GET', KEYS[1])
