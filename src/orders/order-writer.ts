@@ -1,6 +1,7 @@
 // Group commit: concurrent purchases are collected into batches (up to maxBatch orders, or whatever arrived within
 // lingerMs) and written in one transaction, which
-//   1. inserts the orders, skipping buyers the (item, user) unique constraint refuses, and their order.created rows,
+//   1. inserts the orders, skipping buyers the (item, user) unique constraint refuses, and their order.created rows
+//      (one statement),
 //   2. locks the ledger rows of the batch's segments (in key order, so batches never deadlock on them),
 //   3. admits per segment at most `capacity - sold` of the inserted orders (the arbiter),
 //   4. deletes the refused orders and their rows and advances the ledger, in one statement.
@@ -158,11 +159,7 @@ export class OrderWriter {
   }
 
   private async writeBatch(client: PoolClient, orders: OrderToWrite[]): Promise<WriteOutcome[]> {
-    const inserted = await this.insertOrders(client, orders);
-    const events = await this.insertOutbox(
-      client,
-      orders.filter((o) => inserted.has(o.orderId)),
-    );
+    const { inserted, events } = await this.insertOrdersWithEvents(client, orders);
     const ledger = await this.lockLedger(client, orders);
     const outcomes = admit(orders, inserted, ledger);
     const refused = orders.filter((o, i) => outcomes[i] === 'refused' && inserted.has(o.orderId));
@@ -184,20 +181,48 @@ export class OrderWriter {
     return new Map(rows.map((row) => [segmentOf(row.item_id, row.segment), row]));
   }
 
-  private async insertOrders(client: PoolClient, orders: OrderToWrite[]): Promise<Set<string>> {
+  /**
+   * One statement: the orders the (item, user) unique constraint lets in, and an order.created outbox row for each
+   * of those (an order refused by the constraint gets none). Returns the inserted order ids and each order's outbox
+   * row id.
+   */
+  private async insertOrdersWithEvents(
+    client: PoolClient,
+    orders: OrderToWrite[],
+  ): Promise<{ inserted: Set<string>; events: Map<string, string> }> {
+    const events = new Map(orders.map((o) => [o.orderId, this.ids.next()]));
+    const at = new Date().toISOString();
+    const payloads = orders.map((o): OrderEvent => ({
+      type: 'order.created',
+      orderId: o.orderId,
+      itemId: o.itemId,
+      userId: o.userId,
+      segment: o.segment,
+      at,
+    }));
     const { rows } = await client.query<{ id: string }>(
-      `INSERT INTO orders (id, user_id, item_id, segment, updated_at)
-       SELECT id, user_id, item_id, segment, CURRENT_TIMESTAMP
-       FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[]) AS o(id, user_id, item_id, segment)
-       ON CONFLICT (item_id, user_id) DO NOTHING RETURNING id::text`,
+      `WITH o AS (
+         INSERT INTO orders (id, user_id, item_id, segment, updated_at)
+         SELECT id, user_id, item_id, segment, CURRENT_TIMESTAMP
+         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[]) AS o(id, user_id, item_id, segment)
+         ON CONFLICT (item_id, user_id) DO NOTHING RETURNING id),
+       m AS (
+         INSERT INTO outbox_messages (id, topic, key, type, item_id, payload)
+         SELECT m.id, $5, o.id::text, 'order.created', m.item_id, m.payload
+         FROM unnest($1::bigint[], $6::bigint[], $3::bigint[], $7::jsonb[]) AS m(order_id, id, item_id, payload)
+         JOIN o ON o.id = m.order_id)
+       SELECT id::text FROM o`,
       [
         orders.map((o) => o.orderId),
         orders.map((o) => o.userId),
         orders.map((o) => o.itemId),
         orders.map((o) => o.segment),
+        ORDERS_TOPIC,
+        orders.map((o) => events.get(o.orderId)),
+        payloads.map((e) => JSON.stringify(e)),
       ],
     );
-    return new Set(rows.map((row) => row.id));
+    return { inserted: new Set(rows.map((row) => row.id)), events };
   }
 
   /** Refused orders and their outbox rows go; the ledger advances by the admitted ones. */
@@ -222,34 +247,6 @@ export class OrderWriter {
         sold.map((r) => r.n),
       ],
     );
-  }
-
-  /** Returns the outbox row id of each order. */
-  private async insertOutbox(client: PoolClient, orders: OrderToWrite[]): Promise<Map<string, string>> {
-    const ids = new Map(orders.map((o) => [o.orderId, this.ids.next()]));
-    if (!orders.length) return ids;
-    const at = new Date().toISOString();
-    const events = orders.map((o): OrderEvent => ({
-      type: 'order.created',
-      orderId: o.orderId,
-      itemId: o.itemId,
-      userId: o.userId,
-      segment: o.segment,
-      at,
-    }));
-    await client.query(
-      `INSERT INTO outbox_messages (id, topic, key, type, item_id, payload)
-       SELECT id, $1, key, 'order.created', item_id, payload
-       FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::jsonb[]) AS m(id, key, item_id, payload)`,
-      [
-        ORDERS_TOPIC,
-        events.map((e) => ids.get(e.orderId)),
-        events.map((e) => e.orderId),
-        events.map((e) => e.itemId),
-        events.map((e) => JSON.stringify(e)),
-      ],
-    );
-    return ids;
   }
 
   /**
