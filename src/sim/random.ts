@@ -15,3 +15,10 @@ export function mulberry32(seed: number): () => number {
 export function randomBelow(random: () => number, n: number): number {
   return Math.floor(random() * n);
 }
+
+/** FNV-1a of the text mapped onto [0, 1): a stable, seedable coin per user. */
+export function shareOf(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash / 2 ** 32;
+}
