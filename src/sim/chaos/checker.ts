@@ -80,7 +80,10 @@ function checkOrders(orders: OrderRow[], acknowledged: RunFacts['acknowledged'])
 
   // One id answered to two buyers, or stored twice: either way two buyers share one order.
   const owners = new Map<string, Set<string>>();
-  for (const { orderId, userId } of [...acknowledged, ...orders.map((o) => ({ orderId: o.id, userId: o.userId }))])
+  for (const { orderId, userId } of [
+    ...acknowledged,
+    ...orders.map((o) => ({ orderId: o.id, userId: o.userId })),
+  ])
     owners.set(orderId, (owners.get(orderId) ?? new Set()).add(userId));
   const stored = new Map<string, number>();
   for (const order of orders) stored.set(order.id, (stored.get(order.id) ?? 0) + 1);

@@ -78,7 +78,8 @@ export const FAULTS: readonly Fault[] = [
   {
     name: 'redis-flush',
     durationMs: [0, 0],
-    unavailable: ({ servers }) => (servers.redis ? undefined : 'Redis is configured (REDIS_URL), not the sim’s own'),
+    unavailable: ({ servers }) =>
+      servers.redis ? undefined : 'Redis is configured (REDIS_URL), not the sim’s own',
     async inject({ servers }) {
       const redis = new Redis(servers.redis!.address, { maxRetriesPerRequest: 1 });
       try {
@@ -92,7 +93,8 @@ export const FAULTS: readonly Fault[] = [
   {
     name: 'redis-restart',
     durationMs: DOWN_MS,
-    unavailable: ({ servers }) => (servers.redis ? undefined : 'Redis is configured (REDIS_URL), not the sim’s own'),
+    unavailable: ({ servers }) =>
+      servers.redis ? undefined : 'Redis is configured (REDIS_URL), not the sim’s own',
     async inject({ servers }) {
       await servers.redis!.kill();
       return () => servers.redis!.restart(); // empty: the sim's redis-server keeps nothing on disk
@@ -143,6 +145,7 @@ export class UnknownFaultError extends Error {}
 
 export function faultsNamed(names: readonly string[]): Fault[] {
   const unknown = names.filter((name) => !FAULT_NAMES.includes(name));
-  if (unknown.length) throw new UnknownFaultError(`unknown fault ${unknown.join(', ')}; use ${FAULT_NAMES.join(', ')}`);
+  if (unknown.length)
+    throw new UnknownFaultError(`unknown fault ${unknown.join(', ')}; use ${FAULT_NAMES.join(', ')}`);
   return FAULTS.filter((fault) => names.includes(fault.name));
 }

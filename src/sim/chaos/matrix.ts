@@ -12,7 +12,9 @@ export function buildMatrix(
     faults.map((fault): ChaosCell => {
       const reason = unavailable(strategy, fault);
       if (reason) return { strategy, fault, status: 'n/a', runs: 0, failedRuns: 0, failures: [], reason };
-      const withFault = runs.filter((run) => run.strategy === strategy && run.faults.some((f) => f.fault === fault));
+      const withFault = runs.filter(
+        (run) => run.strategy === strategy && run.faults.some((f) => f.fault === fault),
+      );
       const failures = withFault
         .filter((run) => run.violations.length)
         .map((run) => ({ seed: run.seed, violations: run.violations }));

@@ -47,7 +47,9 @@ export class ServiceClient {
   }
 
   async itemStats(itemId: string, deadline: number): Promise<ItemStats | undefined> {
-    const { items } = (await this.request('/stats', {}, this.observerToken, deadline)) as { items: ItemStats[] };
+    const { items } = (await this.request('/stats', {}, this.observerToken, deadline)) as {
+      items: ItemStats[];
+    };
     return items.find((item) => item.itemId === itemId);
   }
 }
@@ -101,7 +103,10 @@ export async function waitForQuiescence(
     if (!stats) throw new ServiceUnreachableError(`item ${itemId} is missing from /stats`);
     const owed = await owedGiveBacks(db, itemId).catch(() => 1);
     const quiet =
-      stats.activeOrders === stats.paidOrders && owed === 0 && stats.outboxPending === 0 && stats.consumerLag === 0;
+      stats.activeOrders === stats.paidOrders &&
+      owed === 0 &&
+      stats.outboxPending === 0 &&
+      stats.consumerLag === 0;
     const snapshot = JSON.stringify(stats);
     const stable = quiet && snapshot === previous;
     quietSince = stable ? (quietSince ?? Date.now()) : undefined;

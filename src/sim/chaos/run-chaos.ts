@@ -45,7 +45,10 @@ const SWEEP_INTERVAL_MS = 500;
 /** Late buyers come in waves this size until one is told sold_out. */
 const LATE_WAVE = 10;
 
-export async function runChaos(options: ChaosOptions, env: NodeJS.ProcessEnv = process.env): Promise<ChaosReport> {
+export async function runChaos(
+  options: ChaosOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ChaosReport> {
   const backends = await startSimBackends(env, options.strategies, { privatePostgres: true });
   const adminToken = randomBytes(24).toString('base64url');
   const observerToken = randomBytes(24).toString('base64url');
@@ -106,11 +109,17 @@ export async function runChaos(options: ChaosOptions, env: NodeJS.ProcessEnv = p
         firstSeed: options.seed,
         runsPerStrategy: options.runs,
       },
-      backends: { ...backends.describe, kafka: processes.broker ? 'broker child process' : backends.describe.kafka },
+      backends: {
+        ...backends.describe,
+        kafka: processes.broker ? 'broker child process' : backends.describe.kafka,
+      },
       faults: faultNames,
       runs,
       matrix: buildMatrix(runs, strategies, faultNames, (strategy, name) =>
-        unavailable(strategy, options.faults.find((fault) => fault.name === name)!),
+        unavailable(
+          strategy,
+          options.faults.find((fault) => fault.name === name)!,
+        ),
       ),
       summary: summarise(runs, strategies),
       skipped: options.strategies.flatMap((strategy) => {

@@ -29,7 +29,8 @@ export function buildSchedule(faults: readonly FaultTiming[], shape: ScheduleSha
   const random = mulberry32(shape.seed);
   const pool = [...faults];
   const chosen: FaultTiming[] = [];
-  while (chosen.length < shape.count && pool.length) chosen.push(pool.splice(randomBelow(random, pool.length), 1)[0]);
+  while (chosen.length < shape.count && pool.length)
+    chosen.push(pool.splice(randomBelow(random, pool.length), 1)[0]);
   return chosen
     .map((fault) => {
       const [min, max] = fault.durationMs;
