@@ -100,6 +100,9 @@ export interface ChaosRunReport {
   durationMs: number;
   ordered: number;
   soldOut: number;
+  /** The sale's orders in the database at the end: not cancelled, and cancelled (expired unpaid). */
+  activeOrders: number;
+  cancelledOrders: number;
   /** Buyers without a final answer when the run gave up on them. */
   gaveUp: number;
   /** Requests repeated after busy answers, refused connections or timeouts. */

@@ -220,6 +220,8 @@ async function chaosRun(ctx: RunContext): Promise<ChaosRunReport> {
     durationMs: Date.now() - startedAt,
     ordered: crowd.acknowledged.length + late.acknowledged.length,
     soldOut: crowd.soldOut + late.soldOut,
+    activeOrders: rows.orders.filter((order) => order.status !== 'CANCELLED').length,
+    cancelledOrders: rows.orders.filter((order) => order.status === 'CANCELLED').length,
     gaveUp: crowd.gaveUp,
     retries: crowd.retries,
     crashes: crashes(ctx.processes) - crashesBefore,
