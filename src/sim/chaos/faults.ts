@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import type { StrategyName } from '../../config';
 import type { PrivateServers } from '../backends';
 import type { LockServer } from '../lock-servers';
-import type { ServiceProcesses } from '../service-processes';
+import type { ManagedProcess, ServiceProcesses } from '../service-processes';
 import type { FaultTiming } from './schedule';
 
 export interface ChaosTarget {
@@ -36,17 +36,30 @@ function lockServersOf(target: Pick<ChaosTarget, 'strategy' | 'servers'>): LockS
   return [];
 }
 
-export const FAULTS: readonly Fault[] = [
-  {
-    name: 'api-kill',
+/** Redis faults only hit the sim's own redis-server, never a configured one (FLUSHALL would wipe someone's data). */
+const privateRedisOnly: Fault['unavailable'] = ({ servers }) =>
+  servers.redis ? undefined : 'Redis is configured (REDIS_URL), not the sim’s own';
+
+/** kill -9 of a service child, started again (same port, same data) when the fault heals. */
+function killProcess(
+  name: string,
+  choose: (processes: ServiceProcesses, pick: number) => ManagedProcess,
+  unavailable: Fault['unavailable'] = () => undefined,
+): Fault {
+  return {
+    name,
     durationMs: DOWN_MS,
-    unavailable: () => undefined,
+    unavailable,
     async inject({ processes }, pick) {
-      const api = processes.apis[pick % processes.apis.length];
-      await api.kill('SIGKILL');
-      return () => api.start();
+      const child = choose(processes, pick);
+      await child.kill('SIGKILL');
+      return () => child.start();
     },
-  },
+  };
+}
+
+export const FAULTS: readonly Fault[] = [
+  killProcess('api-kill', (processes, pick) => processes.apis[pick % processes.apis.length]),
   {
     name: 'api-pause',
     durationMs: PAUSE_MS,
@@ -57,29 +70,12 @@ export const FAULTS: readonly Fault[] = [
       return async () => api.resume();
     },
   },
-  {
-    name: 'relay-kill',
-    durationMs: DOWN_MS,
-    unavailable: () => undefined,
-    async inject({ processes }) {
-      await processes.relay.kill('SIGKILL');
-      return () => processes.relay.start();
-    },
-  },
-  {
-    name: 'consumer-kill',
-    durationMs: DOWN_MS,
-    unavailable: () => undefined,
-    async inject({ processes }) {
-      await processes.consumer.kill('SIGKILL');
-      return () => processes.consumer.start();
-    },
-  },
+  killProcess('relay-kill', (processes) => processes.relay),
+  killProcess('consumer-kill', (processes) => processes.consumer),
   {
     name: 'redis-flush',
     durationMs: [0, 0],
-    unavailable: ({ servers }) =>
-      servers.redis ? undefined : 'Redis is configured (REDIS_URL), not the sim’s own',
+    unavailable: privateRedisOnly,
     async inject({ servers }) {
       const redis = new Redis(servers.redis!.address, { maxRetriesPerRequest: 1 });
       try {
@@ -93,8 +89,7 @@ export const FAULTS: readonly Fault[] = [
   {
     name: 'redis-restart',
     durationMs: DOWN_MS,
-    unavailable: ({ servers }) =>
-      servers.redis ? undefined : 'Redis is configured (REDIS_URL), not the sim’s own',
+    unavailable: privateRedisOnly,
     async inject({ servers }) {
       await servers.redis!.kill();
       return () => servers.redis!.restart(); // empty: the sim's redis-server keeps nothing on disk
@@ -112,15 +107,11 @@ export const FAULTS: readonly Fault[] = [
       return async () => undefined;
     },
   },
-  {
-    name: 'broker-restart',
-    durationMs: DOWN_MS,
-    unavailable: ({ brokerChild }) => (brokerChild ? undefined : 'Kafka is configured (KAFKA_BROKERS)'),
-    async inject({ processes }) {
-      await processes.broker!.kill('SIGKILL');
-      return () => processes.broker!.start();
-    },
-  },
+  killProcess(
+    'broker-restart',
+    (processes) => processes.broker!,
+    ({ brokerChild }) => (brokerChild ? undefined : 'Kafka is configured (KAFKA_BROKERS)'),
+  ),
   {
     name: 'lock-server-restart',
     durationMs: DOWN_MS,
