@@ -44,6 +44,10 @@ test('naive under contention fails its cells with its oversell, and the seed rep
   const options = {
     ...small,
     strategies: ['naive' as const],
+    // Smaller: naive never balances, so each of its quiescence waits runs to the settle limit.
+    stock: 15,
+    users: 80,
+    windowMs: 3000,
     seed: 8,
     faults: faultsNamed(['relay-kill']),
     faultsPerRun: 1,
@@ -51,8 +55,8 @@ test('naive under contention fails its cells with its oversell, and the seed rep
   const first = await runChaos(options, env);
   const [run] = first.runs;
   expect(run.expectedSafe).toBe(false);
-  expect(run.activeOrders).toBeGreaterThan(small.stock);
-  expect(run.violations).toContain(`oversell: oversell=${run.activeOrders - small.stock}`);
+  expect(run.activeOrders).toBeGreaterThan(options.stock);
+  expect(run.violations).toContain(`oversell: oversell=${run.activeOrders - options.stock}`);
   expect(first.matrix.find((cell) => cell.fault === 'relay-kill')).toMatchObject({
     status: 'fail',
     failures: [{ seed: 8 }],
