@@ -1,8 +1,9 @@
 // The chaos checker, schedule and matrix on hand-made data: each check fires on the numbers it claims, and only then.
+import { renderChaosHtml, renderChaosTable } from '../../src/sim/chaos/chaos-report';
 import { checkRun, formatViolation, type RunFacts } from '../../src/sim/chaos/checker';
-import { buildMatrix } from '../../src/sim/chaos/matrix';
 import { buildSchedule } from '../../src/sim/chaos/schedule';
-import type { ChaosRunReport } from '../../src/sim/report-types';
+import { buildMatrix, summarise } from '../../src/sim/chaos/matrix';
+import type { ChaosReport, ChaosRunReport } from '../../src/sim/report-types';
 
 const order = (id: string, userId: string, status: 'PAID' | 'CANCELLED' = 'PAID') => ({ id, userId, status });
 
@@ -93,22 +94,23 @@ test('the schedule is a function of the seed', () => {
   expect(buildSchedule(faults, { ...shape, seed: 10 })).not.toEqual(plan);
 });
 
+const run = (seed: number, faults: string[], violations: string[]): ChaosRunReport => ({
+  strategy: 'lua',
+  expectedSafe: true,
+  seed,
+  faults: faults.map((fault) => ({ fault, atMs: 0, durationMs: 0 })),
+  violations,
+  durationMs: 1,
+  ordered: 0,
+  soldOut: 0,
+  activeOrders: 0,
+  cancelledOrders: 0,
+  gaveUp: 0,
+  retries: 0,
+  crashes: 0,
+});
+
 test('a failing run marks every fault it injected; faults never drawn are "not run"', () => {
-  const run = (seed: number, faults: string[], violations: string[]): ChaosRunReport => ({
-    strategy: 'lua',
-    expectedSafe: true,
-    seed,
-    faults: faults.map((fault) => ({ fault, atMs: 0, durationMs: 0 })),
-    violations,
-    durationMs: 1,
-    ordered: 0,
-    soldOut: 0,
-    activeOrders: 0,
-    cancelledOrders: 0,
-    gaveUp: 0,
-    retries: 0,
-    crashes: 0,
-  });
   const matrix = buildMatrix(
     [run(1, ['x', 'y'], ['undersell: undersell=1']), run(2, ['x'], [])],
     ['lua'],
@@ -122,4 +124,37 @@ test('a failing run marks every fault it injected; faults never drawn are "not r
     ['w', 'n/a', 0, 0],
   ]);
   expect(matrix[0].failures).toEqual([{ seed: 1, violations: ['undersell: undersell=1'] }]);
+});
+
+test('the terminal table and the page show the failing cell, its numbers and the replay command', () => {
+  const runs = [run(7, ['x'], ['undersell: undersell=2']), run(8, ['y'], [])];
+  const report: ChaosReport = {
+    generatedAt: '2026-12-01T00:00:00.000Z',
+    scenario: {
+      stock: 30,
+      segments: 4,
+      users: 150,
+      payRatio: 0.5,
+      paymentTimeoutMs: 1500,
+      windowMs: 5000,
+      faultsPerRun: 1,
+      apis: 2,
+      firstSeed: 7,
+      runsPerStrategy: 2,
+    },
+    backends: { redis: 'r', postgres: 'p', kafka: 'k' },
+    faults: ['x', 'y'],
+    runs,
+    matrix: buildMatrix(runs, ['lua'], ['x', 'y'], () => undefined),
+    summary: summarise(runs, ['lua']),
+  };
+  const table = renderChaosTable(report);
+  expect(table).toMatch(/^x +FAIL 1\/1$/m);
+  expect(table).toMatch(/^y +pass 1$/m);
+  expect(table).toMatch(/^lua +2 +2 +1 +7 /m);
+  expect(table).toContain('lua seed 7 [x]: undersell: undersell=2');
+  expect(table).toContain('replay: npm run sim -- --chaos --strategy lua --seed 7 --stock 30');
+  const html = renderChaosHtml(report);
+  expect(html).toContain('<td class="fail" title="seed 7: undersell: undersell=2">FAIL 1/1');
+  expect(html).toContain('--seed 7');
 });
