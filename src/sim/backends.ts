@@ -1,7 +1,7 @@
 // What the simulator runs against: the configured services where they are configured and reachable, embedded
 // defaults otherwise (a private redis-server, PGlite for PostgreSQL, the embedded Kafka broker; for the lock
 // strategies a private etcd, ZooKeeper and three redis-servers). Says which ran, and which strategies cannot run here.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,15 +9,43 @@ import { Client } from 'pg';
 import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { applyMigrations } from '../infra/migrations';
 import type { StrategyName } from '../config';
-import { freePort, reachable } from '../infra/net';
-import { missingEtcd, missingZookeeper, startEtcd, startZookeeper, type LockServer } from './lock-servers';
+import { reachable } from '../infra/net';
+import {
+  missingEtcd,
+  missingZookeeper,
+  startEtcd,
+  startRedisServer,
+  startZookeeper,
+  type LockServer,
+} from './lock-servers';
+import { startPrivatePostgres, type PrivatePostgres } from './private-postgres';
 
 export interface SimBackends {
   env: Record<string, string>;
   describe: { redis: string; postgres: string; kafka: string; locks?: string };
   /** Strategies that cannot run here, each with why and how to get what it needs. */
   skipped: Partial<Record<StrategyName, string>>;
+  /** The servers this run started itself (chaos mode kills and restarts them; configured ones are left alone). */
+  servers: PrivateServers;
   stop(): Promise<void>;
+}
+
+export interface PrivateServers {
+  redis?: LockServer;
+  postgres?: PrivatePostgres;
+  etcd?: LockServer;
+  zookeeper?: LockServer;
+  redlock?: LockServer[];
+  /** Chaos mode asked for a private PostgreSQL cluster and this is why there is none. */
+  postgresUnavailable?: string;
+}
+
+export interface BackendChoices {
+  /**
+   * Chaos mode: a PostgreSQL cluster of the run's own instead of a database on the machine's server, so that the
+   * restart fault hits only the simulator. Falls back to the machine's server (the fault is then skipped).
+   */
+  privatePostgres?: boolean;
 }
 
 /** Three servers: the smallest set where a majority survives one loss. */
@@ -33,32 +61,14 @@ async function urlReachable(url: string): Promise<boolean> {
 }
 
 /** A redis-server of our own, on a free port, keeping nothing on disk. */
-async function startPrivateRedis(): Promise<{ url: string; process: ChildProcess }> {
+async function startPrivateRedis(): Promise<LockServer> {
   if (spawnSync('redis-server', ['--version']).error) {
     throw new MissingBackendError(
       'no Redis: REDIS_URL is unset or unreachable and redis-server is not installed. ' +
         'Install it (Debian: apt-get install -y redis-server) or set REDIS_URL to a reachable Redis.',
     );
   }
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  for (let i = 0; i < 100 && !(await reachable('127.0.0.1', port)); i++)
-    await new Promise((r) => setTimeout(r, 50));
-  return { url: `redis://127.0.0.1:${port}`, process: child };
-}
-
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
+  return startRedisServer();
 }
 
 async function dropDatabase(serverUrl: string, name: string): Promise<void> {
@@ -74,12 +84,14 @@ async function dropDatabase(serverUrl: string, name: string): Promise<void> {
 export async function startSimBackends(
   env: NodeJS.ProcessEnv,
   strategies: readonly StrategyName[] = [],
+  choices: BackendChoices = {},
 ): Promise<SimBackends> {
   const stops: (() => Promise<void> | void)[] = [];
   const result: SimBackends = {
     env: {},
     describe: { redis: '', postgres: '', kafka: '' },
     skipped: {},
+    servers: {},
     async stop() {
       for (const stop of stops.reverse()) await stop();
     },
@@ -91,15 +103,18 @@ export async function startSimBackends(
       result.describe.redis = `configured ${env.REDIS_URL}`;
     } else {
       const redis = await startPrivateRedis();
-      stops.push(() => stopProcess(redis.process));
-      result.env.REDIS_URL = redis.url;
-      result.describe.redis = `private redis-server ${redis.url}${env.REDIS_URL ? ' (REDIS_URL unreachable)' : ''}`;
+      stops.push(() => redis.stop());
+      result.servers.redis = redis;
+      result.env.REDIS_URL = redis.address;
+      result.describe.redis = `private redis-server ${redis.address}${env.REDIS_URL ? ' (REDIS_URL unreachable)' : ''}`;
     }
 
     if (env.DATABASE_URL && (await urlReachable(env.DATABASE_URL))) {
       await applyMigrations(env.DATABASE_URL);
       result.env.DATABASE_URL = env.DATABASE_URL;
       result.describe.postgres = `configured ${new URL(env.DATABASE_URL).host}`;
+    } else if (!env.DATABASE_URL && choices.privatePostgres && (await tryPrivatePostgres(result, stops))) {
+      result.describe.postgres = `private PostgreSQL cluster ${result.servers.postgres!.url}`;
     } else if (!env.DATABASE_URL && (await urlReachable(LOCAL_POSTGRES))) {
       // A database of this run's own: reports never mix with earlier runs, and runs side by side do not clash.
       const name = `seckill_sim_${process.pid}`;
@@ -138,6 +153,23 @@ export async function startSimBackends(
   }
 }
 
+/** Starts the private cluster with a database of the run's own; false (nothing started) when it cannot start here. */
+async function tryPrivatePostgres(
+  result: SimBackends,
+  stops: (() => Promise<void> | void)[],
+): Promise<boolean> {
+  const postgres = await startPrivatePostgres().catch((err: Error) => {
+    result.servers.postgresUnavailable = err.message;
+    return undefined;
+  });
+  if (!postgres) return false;
+  stops.push(() => postgres.stop());
+  result.servers.postgres = postgres;
+  result.env.DATABASE_URL = `${postgres.url}/seckill_sim`;
+  await applyMigrations(result.env.DATABASE_URL);
+  return true;
+}
+
 /** Lock services of the lock strategies asked for: configured and reachable, else private ones, else skipped. */
 async function pickLockBackends(
   env: NodeJS.ProcessEnv,
@@ -147,9 +179,10 @@ async function pickLockBackends(
   stops: (() => Promise<void> | void)[],
 ): Promise<void> {
   const described: string[] = [];
-  const privateServer = async (start: () => Promise<LockServer>) => {
+  const privateServer = async (start: () => Promise<LockServer>, name: 'etcd' | 'zookeeper') => {
     const server = await start();
     stops.push(() => server.stop());
+    result.servers[name] = server;
     return server.address;
   };
   if (wanted.has('etcd-lock')) {
@@ -157,7 +190,7 @@ async function pickLockBackends(
     const missing = configured ? undefined : missingEtcd(env);
     if (missing) result.skipped['etcd-lock'] = missing;
     else {
-      result.env.ETCD_ENDPOINTS = configured ?? (await privateServer(startEtcd));
+      result.env.ETCD_ENDPOINTS = configured ?? (await privateServer(startEtcd, 'etcd'));
       described.push(`etcd ${configured ? 'configured' : 'private'} ${result.env.ETCD_ENDPOINTS}`);
     }
   }
@@ -168,7 +201,7 @@ async function pickLockBackends(
     else {
       result.env.ZOOKEEPER_CONNECT = configured
         ? env.ZOOKEEPER_CONNECT!
-        : await privateServer(startZookeeper);
+        : await privateServer(startZookeeper, 'zookeeper');
       described.push(`ZooKeeper ${configured ? 'configured' : 'private'} ${result.env.ZOOKEEPER_CONNECT}`);
     }
   }
@@ -183,8 +216,9 @@ async function pickLockBackends(
       const urls: string[] = [];
       for (let i = 0; i < REDLOCK_SERVERS; i++) {
         const redis = await startPrivateRedis();
-        stops.push(() => stopProcess(redis.process));
-        urls.push(redis.url);
+        stops.push(() => redis.stop());
+        urls.push(redis.address);
+        (result.servers.redlock ??= []).push(redis);
       }
       result.env.REDLOCK_URLS = urls.join(',');
       described.push(`Redlock over ${REDLOCK_SERVERS} private redis-servers`);

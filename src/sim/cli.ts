@@ -1,6 +1,9 @@
 // `seckill sim` / `npm run sim`: options, scenario presets (twins of the k6 scripts), report files, exit code.
 import type { Command } from 'commander';
 import { STRATEGY_NAMES, type StrategyName } from '../config';
+import { renderChaosTable, writeChaosReportFiles } from './chaos/chaos-report';
+import { FAULT_NAMES, faultsNamed } from './chaos/faults';
+import { runChaos, type ChaosOptions } from './chaos/run-chaos';
 import { renderTable, writeReportFiles } from './report';
 import { simulate, type SimOptions } from './simulate';
 
@@ -24,6 +27,18 @@ export const SCENARIOS: Record<string, Preset> = {
   spike: { ...BASE, stock: 200, users: 5000, requests: 5000, duplicateRatio: 0, ratePerSec: 2500 },
   fairness: { ...BASE, users: 2000, requests: 2000, duplicateRatio: 0 },
   duplicates: { ...BASE, users: 50, requests: 2000, duplicateRatio: 0.95, connections: 32, userRateLimit: 5 },
+};
+
+/** Chaos mode's sale: small, so that a run of a few faults takes seconds and many seeds fit in minutes. */
+export const CHAOS_DEFAULTS = {
+  stock: 30,
+  segments: 4,
+  users: 150,
+  payRatio: 0.5,
+  paymentTimeoutMs: 1500,
+  windowMs: 5000,
+  faultsPerRun: 2,
+  apis: 2,
 };
 
 const number = (value: string) => {
@@ -71,12 +86,27 @@ export function registerSimCommand(program: Command): void {
     .option('--buyer-auth <mode>', 'open (userId in the body) or token (a signed token per buyer)', 'open')
     .option('--seed <n>', 'crowd seed: same seed, same crowd', '42')
     .option('--drain-timeout-ms <n>', 'how long to wait for the pipeline to drain', '120000')
+    .option('--chaos', 'inject seeded faults during the sale and check what each strategy survives')
+    .option('--chaos-runs <n>', 'chaos: seeded runs per strategy (seeds --seed, --seed + 1, …)', '1')
+    .option(
+      '--faults <list>',
+      `chaos: faults to draw from (${FAULT_NAMES.join(', ')})`,
+      FAULT_NAMES.join(','),
+    )
+    .option('--faults-per-run <n>', 'chaos: faults per run', String(CHAOS_DEFAULTS.faultsPerRun))
+    .option(
+      '--chaos-window-ms <n>',
+      'chaos: buyers arrive and faults start within this window',
+      String(CHAOS_DEFAULTS.windowMs),
+    )
+    .option('--apis <n>', 'chaos: api processes (the buyers spread over them)', String(CHAOS_DEFAULTS.apis))
     .option(
       '--report-dir <dir>',
       'where report.json and report.html go',
       `reports/${new Date().toISOString().replace(/[:.]/g, '-')}`,
     )
     .action(async (opts: Record<string, string | undefined>) => {
+      if (opts.chaos) return chaosCommand(opts);
       const preset = SCENARIOS[opts.scenario!];
       if (!preset)
         throw new Error(`unknown scenario ${opts.scenario}; use ${Object.keys(SCENARIOS).join(', ')}`);
@@ -113,4 +143,35 @@ export function registerSimCommand(program: Command): void {
         process.exitCode = 1;
       }
     });
+}
+
+async function chaosCommand(opts: Record<string, string | undefined>): Promise<void> {
+  const pick = (key: string, fallback: number) => (opts[key] !== undefined ? number(opts[key]!) : fallback);
+  const options: ChaosOptions = {
+    strategies: strategyList(opts.compare ?? opts.strategy!),
+    runs: number(opts.chaosRuns!),
+    seed: number(opts.seed!),
+    faults: faultsNamed(opts.faults!.split(',').map((name) => name.trim())),
+    faultsPerRun: number(opts.faultsPerRun!),
+    stock: pick('stock', CHAOS_DEFAULTS.stock),
+    segments: pick('segments', CHAOS_DEFAULTS.segments),
+    users: pick('users', CHAOS_DEFAULTS.users),
+    payRatio: pick('payRatio', CHAOS_DEFAULTS.payRatio),
+    paymentTimeoutMs: pick('paymentTimeoutMs', CHAOS_DEFAULTS.paymentTimeoutMs),
+    windowMs: number(opts.chaosWindowMs!),
+    drainTimeoutMs: number(opts.drainTimeoutMs!),
+    apis: Math.max(1, number(opts.apis!)),
+    progress: (line) => process.stderr.write(`${line}\n`),
+  };
+  const report = await runChaos(options);
+  console.log(`\n${renderChaosTable(report)}`);
+  const files = await writeChaosReportFiles(report, opts.reportDir!);
+  console.log(`report: ${files.jsonPath}\n        ${files.htmlPath}`);
+  const failed = report.summary.filter((row) => row.expectedSafe && row.violations > 0);
+  if (failed.length) {
+    console.error(
+      `\nFAIL: safe strategies failed chaos checks: ${failed.map((row) => row.strategy).join(', ')}`,
+    );
+    process.exitCode = 1;
+  }
 }

@@ -18,6 +18,7 @@
 import autocannon from 'autocannon';
 import { performance } from 'node:perf_hooks';
 
+import { mulberry32, randomBelow } from './random';
 import type { LatencySummary, OutcomeCounts, TimelinePoint } from './report-types';
 
 export interface CrowdProgress {
@@ -77,22 +78,6 @@ const SECKILL_PATH = 'seckill';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The crowd
-
-// mulberry32, hand-written: six lines give a seedable, reproducible stream (Math.random cannot be seeded), so a
-// dependency would buy nothing. Statistical quality is ample for shuffling buyers.
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomBelow(random: () => number, n: number): number {
-  return Math.floor(random() * n);
-}
 
 function assertCrowdShape({ users, requests, duplicateRatio }: CrowdShape): void {
   if (!Number.isInteger(requests) || requests < 0) throw new RangeError(`requests must be an integer >= 0`);

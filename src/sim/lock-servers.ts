@@ -1,5 +1,5 @@
-// Private lock servers on free loopback ports, from the binaries Debian's etcd-server and zookeeper packages install:
-// the simulator's embedded defaults for etcd-lock and zk-lock, and the tests' servers. Each keeps its data in a
+// Private servers on free loopback ports, from the binaries Debian's etcd-server, zookeeper and redis-server packages
+// install: the simulator's embedded defaults for etcd-lock, zk-lock, redlock and its Redis, and the tests' servers. Each keeps its data in a
 // temporary folder, so a kill (-9) and restart on the same port comes back with its data, as a real restart does.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { freePort, waitForPort } from '../infra/net';
 
 export interface LockServer {
-  /** etcd: http://127.0.0.1:<port>; ZooKeeper: 127.0.0.1:<port> */
+  /** etcd: http://127.0.0.1:<port>; ZooKeeper: 127.0.0.1:<port>; Redis: redis://127.0.0.1:<port> */
   address: string;
   port: number;
   pid(): number | undefined;
@@ -52,6 +52,15 @@ export async function startEtcd(): Promise<LockServer> {
       ['--initial-cluster', `seckill=${peer}`],
       ['--log-level', 'error'],
     ].flat(),
+  }));
+}
+
+/** A redis-server keeping nothing on disk: a restart comes back empty, as a crashed cache without persistence does. */
+export async function startRedisServer(): Promise<LockServer> {
+  const port = await freePort();
+  return startServer('redis', `redis://127.0.0.1:${port}`, port, () => ({
+    command: 'redis-server',
+    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
   }));
 }
 

@@ -78,3 +78,79 @@ export interface SimReport {
   /** Strategies asked for that could not run here, with why and how to get what they need. */
   skipped?: { strategy: string; reason: string }[];
 }
+
+// Chaos mode (--chaos): runs under a seeded nemesis, the fault matrix they fill, and a summary per strategy.
+
+export interface ChaosFaultRun {
+  fault: string;
+  atMs: number;
+  durationMs: number;
+  /** The inject or heal step failed (the run still counts: the checker judges what the service made of it). */
+  error?: string;
+}
+
+export interface ChaosRunReport {
+  strategy: string;
+  expectedSafe: boolean;
+  /** Replays this run exactly: --chaos --seed <seed> --strategy <strategy>. */
+  seed: number;
+  faults: ChaosFaultRun[];
+  /** Each "check: name=value …", e.g. "undersell: undersell=3". Empty: the run passed. */
+  violations: string[];
+  durationMs: number;
+  ordered: number;
+  soldOut: number;
+  /** The sale's orders in the database at the end: not cancelled, and cancelled (expired unpaid). */
+  activeOrders: number;
+  cancelledOrders: number;
+  /** Buyers without a final answer when the run gave up on them. */
+  gaveUp: number;
+  /** Requests repeated after busy answers, refused connections or timeouts. */
+  retries: number;
+  /** Service processes that died without being asked to (and were restarted by the supervisor). */
+  crashes: number;
+}
+
+export interface ChaosCell {
+  strategy: string;
+  fault: string;
+  status: 'pass' | 'fail' | 'not run' | 'n/a';
+  /** Runs that injected this fault, and how many of them failed a check. */
+  runs: number;
+  failedRuns: number;
+  failures: { seed: number; violations: string[] }[];
+  /** n/a: why the fault cannot be injected for this strategy here. */
+  reason?: string;
+}
+
+export interface ChaosSummary {
+  strategy: string;
+  expectedSafe: boolean;
+  runs: number;
+  faultsInjected: number;
+  violations: number;
+  firstFailingSeed: number | null;
+  durationMs: number;
+}
+
+export interface ChaosReport {
+  generatedAt: string; // ISO
+  scenario: {
+    stock: number;
+    segments: number;
+    users: number;
+    payRatio: number;
+    paymentTimeoutMs: number;
+    windowMs: number;
+    faultsPerRun: number;
+    apis: number;
+    firstSeed: number;
+    runsPerStrategy: number;
+  };
+  backends: SimReport['backends'];
+  faults: string[];
+  runs: ChaosRunReport[];
+  matrix: ChaosCell[];
+  summary: ChaosSummary[];
+  skipped?: { strategy: string; reason: string }[];
+}

@@ -131,7 +131,7 @@ export function renderTable(report: SimReport): string {
   ].join('\n');
 }
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
@@ -294,14 +294,23 @@ export function renderHtml(report: SimReport): string {
   return renderPage(report, readChartJs());
 }
 
-export async function writeReportFiles(
+export function writeReportFiles(
   report: SimReport,
   dir: string,
+): Promise<{ jsonPath: string; htmlPath: string }> {
+  return writeReportPair(dir, report, renderHtml(report));
+}
+
+/** report.json (the data) and report.html (its page) into `dir`. */
+export async function writeReportPair(
+  dir: string,
+  data: unknown,
+  html: string,
 ): Promise<{ jsonPath: string; htmlPath: string }> {
   await mkdir(dir, { recursive: true });
   const jsonPath = join(dir, 'report.json');
   const htmlPath = join(dir, 'report.html');
-  await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(htmlPath, renderHtml(report));
+  await writeFile(jsonPath, `${JSON.stringify(data, null, 2)}\n`);
+  await writeFile(htmlPath, html);
   return { jsonPath, htmlPath };
 }

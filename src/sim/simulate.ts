@@ -8,6 +8,7 @@ import type { ItemStats } from '../metrics/reconciliation';
 import { buildService, ROLES, type Service } from '../service';
 import { startSimBackends } from './backends';
 import { driveCrowd, formatProgress } from './load-driver';
+import { shareOf } from './random';
 import type { Reconciliation, RunReport, SimReport } from './report-types';
 
 export interface SimOptions {
@@ -32,7 +33,7 @@ export interface SimOptions {
 }
 
 /** naive is the control group: it is expected to oversell, so its numbers mark it unsafe instead of failing the run. */
-const UNSAFE_BY_DESIGN: ReadonlySet<StrategyName> = new Set(['naive']);
+export const UNSAFE_BY_DESIGN: ReadonlySet<StrategyName> = new Set(['naive']);
 
 export async function simulate(
   options: SimOptions,
@@ -203,13 +204,6 @@ class Payer {
       this.busy = false;
     }
   }
-}
-
-/** FNV-1a of the text mapped onto [0, 1): a stable, seedable coin per user. */
-function shareOf(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return hash / 2 ** 32;
 }
 
 /**
