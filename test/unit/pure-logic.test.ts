@@ -80,7 +80,8 @@ describe('loadConfig', () => {
   test('defaults follow the contract', () => {
     const config = loadConfig({});
     expect(config.http).toMatchObject({ host: '127.0.0.1', port: 3000, maxBodyBytes: 8192 });
-    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379' });
+    expect(config.kafka.partitions).toBe(3);
     expect(config.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/seckill');
     expect(config.kafka.brokers).toBeUndefined();
     expect(config.adminToken).toBeUndefined();
