@@ -13,12 +13,16 @@ const FAILOVER_RETRIES = 50;
  * workers need; request-path clients keep a bound so a Redis outage turns into errors instead of requests queued
  * for ever.
  */
-export function createRedis(target: RedisTarget | string, options: { forBlockingWorker?: boolean } = {}): RedisClient {
+export function createRedis(
+  target: RedisTarget | string,
+  options: { forBlockingWorker?: boolean } = {},
+): RedisClient {
   const redisOptions = {
     maxRetriesPerRequest: options.forBlockingWorker ? null : 2,
     enableOfflineQueue: true,
   };
-  const { url, clusterNodes } = typeof target === 'string' ? { url: target, clusterNodes: undefined } : target;
+  const { url, clusterNodes } =
+    typeof target === 'string' ? { url: target, clusterNodes: undefined } : target;
   if (!clusterNodes) return new Redis(url, { ...redisOptions, lazyConnect: false });
   return new Cluster(
     clusterNodes.map((node) => {
