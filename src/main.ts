@@ -43,6 +43,8 @@ program
     },
   )
   .action(async (opts: { role: string; migrate: boolean; workers?: number }) => {
+    // Listening for the signal before the start: a supervisor may stop the process as soon as it says it runs.
+    const stopSignal = untilSignal();
     const config = loadConfig();
     const log = createLogger(config.logLevel);
     // A forked API worker runs the api role only; its primary migrated and hands it brokers and the admin token.
@@ -62,7 +64,7 @@ program
       // Printed once, on stdout, so the operator can use the admin routes of this run.
       console.log(`ADMIN_TOKEN=${service.adminToken}`);
     }
-    const signal = await untilSignal();
+    const signal = await stopSignal;
     log.info({ signal }, 'draining');
     await workers?.stop();
     await service.stop();

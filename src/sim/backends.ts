@@ -11,10 +11,11 @@ import { applyMigrations } from '../infra/migrations';
 import type { StrategyName } from '../config';
 import { freePort, reachable } from '../infra/net';
 import { missingEtcd, missingZookeeper, startEtcd, startZookeeper, type LockServer } from './lock-servers';
+import { startLocalRedisCluster } from './redis-cluster';
 
 export interface SimBackends {
   env: Record<string, string>;
-  describe: { redis: string; postgres: string; kafka: string; locks?: string };
+  describe: { redis: string; postgres: string; kafka: string; locks?: string; api?: string };
   /** Strategies that cannot run here, each with why and how to get what it needs. */
   skipped: Partial<Record<StrategyName, string>>;
   stop(): Promise<void>;
@@ -74,6 +75,8 @@ async function dropDatabase(serverUrl: string, name: string): Promise<void> {
 export async function startSimBackends(
   env: NodeJS.ProcessEnv,
   strategies: readonly StrategyName[] = [],
+  /** Masters of a private Redis Cluster (each with one replica) to run the sale on, instead of one Redis. */
+  redisClusterMasters?: number,
 ): Promise<SimBackends> {
   const stops: (() => Promise<void> | void)[] = [];
   const result: SimBackends = {
@@ -86,7 +89,12 @@ export async function startSimBackends(
   };
   let embeddedPostgres = false;
   try {
-    if (env.REDIS_URL && (await urlReachable(env.REDIS_URL))) {
+    if (redisClusterMasters) {
+      const cluster = await startLocalRedisCluster({ masters: redisClusterMasters });
+      stops.push(() => cluster.stop());
+      result.env.REDIS_CLUSTER_NODES = cluster.nodes.join(',');
+      result.describe.redis = `private Redis Cluster, ${redisClusterMasters} masters + ${redisClusterMasters} replicas (${cluster.nodes.join(',')})`;
+    } else if (env.REDIS_URL && (await urlReachable(env.REDIS_URL))) {
       result.env.REDIS_URL = env.REDIS_URL;
       result.describe.redis = `configured ${env.REDIS_URL}`;
     } else {
