@@ -17,7 +17,7 @@ export async function startHaproxy(backendUrls: string[]): Promise<RunningHaprox
   const dir = mkdtempSync(join(tmpdir(), 'seckill-haproxy-'));
   const servers = backendUrls.map((url, i) => {
     const { hostname, port: backendPort } = new URL(url);
-    return `  server api${i} ${hostname}:${backendPort} check inter 500 fall 2 rise 2`;
+    return `  server api${i} ${hostname}:${backendPort} check inter 1000 fall 3 rise 2`;
   });
   const config = join(dir, 'haproxy.cfg');
   writeFileSync(
@@ -28,6 +28,8 @@ export async function startHaproxy(backendUrls: string[]): Promise<RunningHaprox
       '  timeout connect 2s',
       '  timeout client 30s',
       '  timeout server 30s',
+      // A loaded 2-core machine answers a health check slowly; only a dead process should leave the rotation.
+      '  timeout check 3s',
       '  retries 3',
       '  retry-on conn-failure',
       '  option redispatch',
@@ -41,7 +43,7 @@ export async function startHaproxy(backendUrls: string[]): Promise<RunningHaprox
       '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn('haproxy', ['-f', config, '-db'], {
+  const child: ChildProcess = spawn('haproxy', ['-f', config, '-db', '-q'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   if (!(await waitForPort(port, 10_000))) {
