@@ -164,7 +164,8 @@ export interface Config {
 }
 
 /** Where the service's Redis is: one server, or a Redis Cluster reached through its seed nodes. */
-export type RedisTarget = { url: string; clusterNodes?: undefined } | { url?: undefined; clusterNodes: string[] };
+export type RedisTarget =
+  { url: string; clusterNodes?: undefined } | { url?: undefined; clusterNodes: string[] };
 
 export interface LockBackendsConfig {
   etcdEndpoints: string[] | undefined;
