@@ -96,13 +96,16 @@ export async function startLocalRedisCluster(
         const states = await Promise.all(live().map((port) => cli(port, 'cluster', 'info').catch(() => '')));
         const ok = states.every((info) => info.includes('cluster_state:ok'));
         if (ok && (await livingMasters()).length === masters) return;
-        if (Date.now() > deadline)
-          throw new Error(`the local Redis Cluster is not healthy: ${states.join(' | ')}`);
+        if (Date.now() > deadline) throw new Error(`the local Redis Cluster is not healthy: ${states[0]}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     };
     await waitHealthy();
-    while ((await syncedReplicas()) < masters) await new Promise((resolve) => setTimeout(resolve, 100));
+    const synced = Date.now() + 30_000;
+    while ((await syncedReplicas()) < masters) {
+      if (Date.now() > synced) throw new Error('the local Redis Cluster: replicas did not sync');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     return {
       nodes,
       waitHealthy,
