@@ -10,7 +10,7 @@
  */
 import type { Server } from 'node:http';
 import express from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/infra/redis';
 import { parseInput, seckillBody } from '../src/http/validation';
 import type { Logger } from '../src/infra/logger';
 import { createPrisma } from '../src/infra/prisma';
@@ -21,7 +21,7 @@ export interface PerOrderBaselineOptions {
   databaseUrl: string;
   poolSize: number;
   /** Where the baseline leases its own worker id, so its order ids never collide with the service's. */
-  redis: Redis;
+  redis: RedisClient;
   /** Orders are spread round-robin over this many segments, as the strategies spread them. */
   segments: number;
   log: Logger;

@@ -172,7 +172,7 @@ async function main() {
 async function rawProduceBaseline(brokers: string[], count: number): Promise<number> {
   const kafka = createKafka(brokers, createLogger('warn', 'bench'), 'bench-baseline');
   const topic = `bench-baseline-${randomUUID().slice(0, 8)}`;
-  await ensureTopics(kafka, [topic]);
+  await ensureTopics(kafka, [topic], loadConfig().kafka.partitions);
   const producer = createProducer(kafka);
   await producer.connect();
   const value = JSON.stringify({

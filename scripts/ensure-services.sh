@@ -6,7 +6,7 @@
 #   pointing elsewhere skip the local check of that one.
 # - Programs the tests run: kcat (second Kafka client of the broker's compatibility tests), prometheus (a real
 #   scrape of /metrics), etcd (etcd-server) and ZooKeeper (zookeeper) for the lock strategies' tests, which start
-#   their own servers on free ports; none of their system services is started.
+#   their own servers on free ports, and haproxy for the scale-out tests; none of their system services is started.
 # - The service's own database (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/seckill), created if
 #   missing and migrated: the drift check (test/db) runs the CLI against it.
 # Idempotent; quick when everything is there. Not root and something missing: says which Debian package to install.
@@ -74,6 +74,8 @@ ensure_programs() {
   command -v kcat >/dev/null || missing+=(kcat)
   command -v prometheus >/dev/null || missing+=(prometheus)
   command -v etcd >/dev/null || missing+=(etcd-server)
+  # The scale-out tests put HAProxy in front of API processes (test/support/haproxy.ts).
+  command -v haproxy >/dev/null || missing+=(haproxy)
   # The zookeeper package's server is a jar run with java (src/sim/lock-servers.ts runs it the same way).
   [ -e /usr/share/java/zookeeper.jar ] && command -v java >/dev/null || missing+=(zookeeper)
   [ ${#missing[@]} -eq 0 ] || apt_install_quiet_services "${missing[@]}"
@@ -99,6 +101,6 @@ else
 fi
 ensure_programs
 ensure_database
-ready+=(kcat prometheus etcd ZooKeeper "the service database")
+ready+=(kcat prometheus etcd ZooKeeper HAProxy "the service database")
 printf -v summary '%s, ' "${ready[@]}"
 log "ready: ${summary%, }"

@@ -30,6 +30,11 @@ const envSchema = z
     HOST: z.string().min(1).default('127.0.0.1'),
     PORT: int(3000).pipe(z.number().max(65535)),
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    /** Comma list of Redis Cluster seed nodes (host:port); set, every Redis client is a cluster client, REDIS_URL unused. */
+    REDIS_CLUSTER_NODES: commaList.refine(
+      (nodes) => !nodes?.some((node) => !/^[^:\s]+:\d{1,5}$/.test(node)),
+      { message: 'REDIS_CLUSTER_NODES is a comma list of host:port' },
+    ),
     DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/seckill'),
     DATABASE_POOL_SIZE: int(10, 1),
     /** Comma list of brokers; unset means "start the embedded broker". */
@@ -39,6 +44,8 @@ const envSchema = z
     KAFKA_SESSION_TIMEOUT_MS: int(30_000, 1000),
     /** Port of the embedded broker; 0 picks a free one (printed at start). */
     KAFKA_EMBEDDED_PORT: int(0).pipe(z.number().max(65535)),
+    /** Partitions of seckill.orders when the service creates it (an existing topic keeps its own). */
+    KAFKA_PARTITIONS: int(3, 1).pipe(z.number().max(1024)),
     /** Unset means "generate one at start and print it once". */
     ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
     /** `open`: the buyer is the body's userId (load tests); `token`: whoever a signed JWT (HS256) says. */
@@ -116,7 +123,7 @@ export type Env = z.infer<typeof envSchema>;
 export interface Config {
   http: { host: string; port: number; maxBodyBytes: number };
   protection: { userPerSec: number; ipPerSec: number; maxInFlight: number };
-  redisUrl: string;
+  redis: RedisTarget;
   databaseUrl: string;
   databasePoolSize: number;
   kafka: {
@@ -124,6 +131,7 @@ export interface Config {
     embeddedDataDir: string;
     embeddedPort: number;
     sessionTimeoutMs: number;
+    partitions: number;
   };
   adminToken: string | undefined;
   buyerAuth: { mode: 'open' } | { mode: 'token'; secret: string };
@@ -155,6 +163,10 @@ export interface Config {
   sweepIntervalMs: number;
 }
 
+/** Where the service's Redis is: one server, or a Redis Cluster reached through its seed nodes. */
+export type RedisTarget =
+  { url: string; clusterNodes?: undefined } | { url?: undefined; clusterNodes: string[] };
+
 export interface LockBackendsConfig {
   etcdEndpoints: string[] | undefined;
   zookeeperConnect: string | undefined;
@@ -180,7 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ipPerSec: e.RATE_LIMIT_IP_PER_SEC,
       maxInFlight: e.MAX_IN_FLIGHT,
     },
-    redisUrl: e.REDIS_URL,
+    redis: e.REDIS_CLUSTER_NODES?.length ? { clusterNodes: e.REDIS_CLUSTER_NODES } : { url: e.REDIS_URL },
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     kafka: {
@@ -188,6 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       embeddedDataDir: e.KAFKA_DATA_DIR,
       embeddedPort: e.KAFKA_EMBEDDED_PORT,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+      partitions: e.KAFKA_PARTITIONS,
     },
     adminToken: e.ADMIN_TOKEN,
     buyerAuth: e.BUYER_AUTH === 'token' ? { mode: 'token', secret: e.BUYER_TOKEN_SECRET! } : { mode: 'open' },

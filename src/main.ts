@@ -1,5 +1,7 @@
 // CLI entry: seckill serve | broker | migrate | sim | stats
+import cluster from 'node:cluster';
 import { Command, Option } from 'commander';
+import { startApiWorkers } from './api-workers';
 import { loadConfig } from './config';
 import { applyMigrations } from './infra/migrations';
 import { createLogger } from './infra/logger';
@@ -27,23 +29,44 @@ const program = new Command('seckill').description('Flash-sale backend and simul
 
 program
   .command('serve')
-  .description('run the service: any mix of roles in one process')
+  .description('run the service: any mix of roles in one process, or the api role in --workers processes')
   .option('--role <roles>', `comma list of ${ROLES.join('|')}, or all`, 'all')
   .option('--no-migrate', 'do not apply database migrations at start')
-  .action(async (opts: { role: string; migrate: boolean }) => {
+  .option(
+    '--workers <n>',
+    'run the api role in N processes on one port (node:cluster), the others here',
+    (value) => {
+      const count = Number(value);
+      if (!Number.isInteger(count) || count < 1)
+        throw new Error(`--workers needs a whole number ≥ 1, not ${value}`);
+      return count;
+    },
+  )
+  .action(async (opts: { role: string; migrate: boolean; workers?: number }) => {
+    // Listening for the signal before the start: a supervisor may stop the process as soon as it says it runs.
+    const stopSignal = untilSignal();
     const config = loadConfig();
     const log = createLogger(config.logLevel);
-    const roles = parseRoles(opts.role);
-    if (opts.migrate) await applyMigrations(config.databaseUrl);
+    // A forked API worker runs the api role only; its primary migrated and hands it brokers and the admin token.
+    const roles = cluster.isWorker ? (['api'] as Role[]) : parseRoles(opts.role);
+    if (opts.migrate && cluster.isPrimary) await applyMigrations(config.databaseUrl);
     const service = buildService(config, { log });
-    const { url, brokers } = await service.start(roles);
-    log.info({ roles, url, brokers }, 'seckill is running');
+    const apiWorkers = opts.workers !== undefined && cluster.isPrimary && roles.includes('api');
+    const here = apiWorkers ? roles.filter((role) => role !== 'api') : roles;
+    const { brokers } = await service.start(here);
+    const workers = apiWorkers ? await startApiWorkers(config, service, opts.workers!, log) : undefined;
+    const url = workers?.url ?? service.running.url;
+    log.info(
+      { roles, url, brokers: service.running.brokers ?? brokers, workers: opts.workers },
+      'seckill is running',
+    );
     if (!config.adminToken && roles.includes('api')) {
       // Printed once, on stdout, so the operator can use the admin routes of this run.
       console.log(`ADMIN_TOKEN=${service.adminToken}`);
     }
-    const signal = await untilSignal();
+    const signal = await stopSignal;
     log.info({ signal }, 'draining');
+    await workers?.stop();
     await service.stop();
     log.info('stopped');
   });

@@ -44,7 +44,7 @@ export type Service = ReturnType<typeof buildService>;
 
 export function buildService(config: Config, options: ServiceOptions = {}) {
   const log = options.log ?? createLogger(config.logLevel);
-  const redis = createRedis(config.redisUrl);
+  const redis = createRedis(config.redis);
   const db = createPrisma(config.databaseUrl, config.databasePoolSize);
   const metrics = createMetrics();
   const ids = new IdGenerator(config.orders.workerId);
@@ -58,8 +58,8 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   });
   const sales = new Sales(db, stock);
   const orders = new OrderStore(db, ids);
-  const paymentTimeouts = createQueue(config.redisUrl, QUEUES.paymentTimeout);
-  const secondDeletes = createQueue(config.redisUrl, QUEUES.cacheSecondDelete);
+  const paymentTimeouts = createQueue(config.redis, QUEUES.paymentTimeout);
+  const secondDeletes = createQueue(config.redis, QUEUES.cacheSecondDelete);
   const itemCache = new ItemCache(redis, db, secondDeletes, metrics, config.cache);
   const payments = new Payments(db, orders, sales, stock, paymentTimeouts, log);
   const purchasePool = createPgPool(config.databaseUrl, config.orders.batch.concurrency + 1, log);
@@ -132,7 +132,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     }
     running.brokers = config.kafka.brokers ?? [running.broker!.address];
     running.kafka = createKafka(running.brokers, log);
-    await ensureTopics(running.kafka, [ORDERS_TOPIC]);
+    await ensureTopics(running.kafka, [ORDERS_TOPIC], config.kafka.partitions);
     return running.kafka;
   }
 
@@ -158,12 +158,12 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   function startWorkers() {
     running.workers.push(
       createWorker<{ orderId: string }>(
-        config.redisUrl,
+        config.redis,
         QUEUES.paymentTimeout,
         (job) => payments.expire(job.data.orderId),
         config.orders.expiryConcurrency,
       ),
-      createWorker<{ itemId: string }>(config.redisUrl, QUEUES.cacheSecondDelete, (job) =>
+      createWorker<{ itemId: string }>(config.redis, QUEUES.cacheSecondDelete, (job) =>
         itemCache.deleteSecond(job.data.itemId),
       ),
     );

@@ -1,7 +1,7 @@
 // Protection from the crowd: per-user and per-IP rate limits kept in Redis (shared by every API process), and load
 // shedding: past a bound of requests in flight, answer "busy" at once instead of queueing without bound.
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
 export interface ProtectionConfig {
@@ -19,13 +19,13 @@ export interface Protection {
   shedLoad(onShed: () => void): RequestHandler;
 }
 
-function limiter(redis: Redis, prefix: string, perSec: number): RateLimiterRedis | undefined {
+function limiter(redis: RedisClient, prefix: string, perSec: number): RateLimiterRedis | undefined {
   return perSec > 0
     ? new RateLimiterRedis({ storeClient: redis, keyPrefix: prefix, points: perSec, duration: 1 })
     : undefined;
 }
 
-/** true when allowed; a Redis failure allows (the purchase itself will then fail or succeed on its own merits). */
+/** true when allowed; a RedisClient failure allows (the purchase itself will then fail or succeed on its own merits). */
 async function consume(limit: RateLimiterRedis | undefined, key: string): Promise<boolean> {
   if (!limit) return true;
   try {
@@ -36,7 +36,7 @@ async function consume(limit: RateLimiterRedis | undefined, key: string): Promis
   }
 }
 
-export function createProtection(redis: Redis, config: ProtectionConfig): Protection {
+export function createProtection(redis: RedisClient, config: ProtectionConfig): Protection {
   const perUser = limiter(redis, 'sk:rl:user', config.userPerSec);
   const perIp = limiter(redis, 'sk:rl:ip', config.ipPerSec);
   let inFlight = 0;

@@ -1,9 +1,7 @@
-// kafkajs clients. One Kafka object per process; topics are created up front so producers and consumers agree on
-// partition counts (auto-create would give the broker default).
+// kafkajs clients. One Kafka object per process; topics are created up front with KAFKA_PARTITIONS partitions so
+// producers and consumers agree on partition counts (auto-create would give the broker default).
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from './logger';
-
-export const ORDER_TOPIC_PARTITIONS = 3;
 
 export function createKafka(brokers: string[], log: Logger, clientId = 'seckill'): Kafka {
   return new Kafka({
@@ -22,7 +20,7 @@ export function createKafka(brokers: string[], log: Logger, clientId = 'seckill'
   });
 }
 
-export async function ensureTopics(kafka: Kafka, topics: string[], numPartitions = ORDER_TOPIC_PARTITIONS) {
+export async function ensureTopics(kafka: Kafka, topics: string[], numPartitions: number) {
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -4,7 +4,7 @@
 // slow reader may have cached from before the write.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { Db } from '../infra/prisma';
 import type { Metrics } from '../metrics/registry';
 
@@ -36,7 +36,7 @@ const rebuildLockKey = (itemId: string) => `sk:{i${itemId}}:item:rebuild`;
 
 export class ItemCache {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly db: Db,
     private readonly secondDeletes: Queue,
     private readonly metrics: Metrics,
@@ -86,7 +86,8 @@ export class ItemCache {
 
   async deleteFirst(itemIds: string[]): Promise<void> {
     if (!itemIds.length) return;
-    await this.redis.del(...itemIds.map(cacheKey));
+    // One DEL per item: each item's key has its own hash tag, so on a Redis Cluster they are in different slots.
+    await Promise.all(itemIds.map((itemId) => this.redis.del(cacheKey(itemId))));
     this.metrics.cacheDeletes.inc({ phase: 'first' }, itemIds.length);
   }
 

@@ -3,7 +3,7 @@
 // (two containers can share a pid; they cannot share a lease).
 import { randomBytes, randomInt } from 'node:crypto';
 import { Snowflake } from '@sapphire/snowflake';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../infra/logger';
 
 /** Custom epoch so the 41-bit timestamp lasts until the 2090s. */
@@ -50,7 +50,7 @@ const leaseKey = (workerId: number) => `sk:worker-id:${workerId}`;
  * Returns a stop function that gives the lease back.
  */
 export async function leaseWorkerId(
-  redis: Redis,
+  redis: RedisClient,
   ids: IdGenerator,
   log: Logger,
   ttlMs = 30_000,
@@ -83,7 +83,7 @@ export async function leaseWorkerId(
 }
 
 /** Random start so that processes starting together do not race for the same ids. */
-async function acquire(redis: Redis, token: string, ttlMs: number): Promise<number> {
+async function acquire(redis: RedisClient, token: string, ttlMs: number): Promise<number> {
   const start = randomInt(WORKER_IDS);
   for (let i = 0; i < WORKER_IDS; i++) {
     const candidate = (start + i) % WORKER_IDS;

@@ -19,10 +19,11 @@ import {
   type LockServer,
 } from './lock-servers';
 import { startPrivatePostgres, type PrivatePostgres } from './private-postgres';
+import { startLocalRedisCluster } from './redis-cluster';
 
 export interface SimBackends {
   env: Record<string, string>;
-  describe: { redis: string; postgres: string; kafka: string; locks?: string };
+  describe: { redis: string; postgres: string; kafka: string; locks?: string; api?: string };
   /** Strategies that cannot run here, each with why and how to get what it needs. */
   skipped: Partial<Record<StrategyName, string>>;
   /** The servers this run started itself (chaos mode kills and restarts them; configured ones are left alone). */
@@ -46,6 +47,8 @@ export interface BackendChoices {
    * restart fault hits only the simulator. Falls back to the machine's server (the fault is then skipped).
    */
   privatePostgres?: boolean;
+  /** Masters of a private Redis Cluster (each with one replica) to run the sale on, instead of one Redis. */
+  redisClusterMasters?: number;
 }
 
 /** Three servers: the smallest set where a majority survives one loss. */
@@ -98,7 +101,13 @@ export async function startSimBackends(
   };
   let embeddedPostgres = false;
   try {
-    if (env.REDIS_URL && (await urlReachable(env.REDIS_URL))) {
+    const { redisClusterMasters } = choices;
+    if (redisClusterMasters) {
+      const cluster = await startLocalRedisCluster({ masters: redisClusterMasters });
+      stops.push(() => cluster.stop());
+      result.env.REDIS_CLUSTER_NODES = cluster.nodes.join(',');
+      result.describe.redis = `private Redis Cluster, ${redisClusterMasters} masters + ${redisClusterMasters} replicas (${cluster.nodes.join(',')})`;
+    } else if (env.REDIS_URL && (await urlReachable(env.REDIS_URL))) {
       result.env.REDIS_URL = env.REDIS_URL;
       result.describe.redis = `configured ${env.REDIS_URL}`;
     } else {

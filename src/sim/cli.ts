@@ -84,6 +84,11 @@ export function registerSimCommand(program: Command): void {
     .option('--payment-timeout-ms <n>', 'payment window of each order')
     .option('--user-rate-limit <n>', 'requests per user per second the service allows (0 = off)')
     .option('--buyer-auth <mode>', 'open (userId in the body) or token (a signed token per buyer)', 'open')
+    .option(
+      '--redis-cluster <masters>',
+      'run on a private Redis Cluster of this many masters, each with a replica',
+    )
+    .option('--workers <n>', 'serve the crowd from N API processes on one port (serve --workers N)')
     .option('--seed <n>', 'crowd seed: same seed, same crowd', '42')
     .option('--drain-timeout-ms <n>', 'how long to wait for the pipeline to drain', '120000')
     .option('--chaos', 'inject seeded faults during the sale and check what each strategy survives')
@@ -128,6 +133,8 @@ export function registerSimCommand(program: Command): void {
         seed: number(opts.seed!),
         drainTimeoutMs: number(opts.drainTimeoutMs!),
         buyerAuth: buyerAuthMode(opts.buyerAuth!),
+        redisCluster: pick('redisCluster', undefined),
+        workers: pick('workers', undefined),
         progress: (line) => process.stderr.write(line.startsWith('\n') ? `${line}\n` : `\r${line}`),
       };
       const report = await simulate(options);

@@ -73,7 +73,7 @@ export interface SimReport {
     paymentTimeoutMs: number;
   };
   // Human text, e.g. "embedded broker 127.0.0.1:40123", "PGlite (embedded, one transaction at a time)".
-  backends: { redis: string; postgres: string; kafka: string; locks?: string };
+  backends: { redis: string; postgres: string; kafka: string; locks?: string; api?: string };
   runs: RunReport[];
   /** Strategies asked for that could not run here, with why and how to get what they need. */
   skipped?: { strategy: string; reason: string }[];

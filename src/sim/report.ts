@@ -88,7 +88,8 @@ function describeScenario(report: SimReport): string {
 function describeBackends(report: SimReport): string {
   const b = report.backends;
   const locks = b.locks ? ` | locks: ${b.locks}` : '';
-  return `redis: ${b.redis} | postgres: ${b.postgres} | kafka: ${b.kafka}${locks}`;
+  const api = b.api ? ` | api: ${b.api}` : '';
+  return `redis: ${b.redis} | postgres: ${b.postgres} | kafka: ${b.kafka}${locks}${api}`;
 }
 
 function describeSkipped(report: SimReport): string[] {

@@ -7,6 +7,7 @@ import { createLogger } from '../infra/logger';
 import type { ItemStats } from '../metrics/reconciliation';
 import { buildService, ROLES, type Service } from '../service';
 import { startSimBackends } from './backends';
+import { startServiceProcess, type ServiceProcess } from './service-process';
 import { driveCrowd, formatProgress } from './load-driver';
 import { shareOf } from './random';
 import type { Reconciliation, RunReport, SimReport } from './report-types';
@@ -30,6 +31,10 @@ export interface SimOptions {
   progress: (line: string) => void;
   /** `token`: the service runs with BUYER_AUTH=token and the crowd sends a signed token per buyer. Default open. */
   buyerAuth?: 'open' | 'token';
+  /** Run the sale on a private Redis Cluster of this many masters (each with a replica). */
+  redisCluster?: number;
+  /** Serve the crowd from this many API processes (`serve --workers N`); the other roles stay in this process. */
+  workers?: number;
 }
 
 /** naive is the control group: it is expected to oversell, so its numbers mark it unsafe instead of failing the run. */
@@ -39,8 +44,10 @@ export async function simulate(
   options: SimOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<SimReport> {
-  const backends = await startSimBackends(env, options.strategies);
-  const config = loadConfig({
+  const backends = await startSimBackends(env, options.strategies, {
+    redisClusterMasters: options.redisCluster,
+  });
+  const serviceEnv: NodeJS.ProcessEnv = {
     ...env,
     ...backends.env,
     PORT: '0',
@@ -56,10 +63,24 @@ export async function simulate(
           BUYER_TOKEN_SECRET: env.BUYER_TOKEN_SECRET ?? randomBytes(32).toString('base64url'),
         }
       : {}),
-  });
+  };
+  const config = loadConfig(serviceEnv);
   const service = buildService(config, { log: createLogger(config.logLevel, 'sim', 'stderr') });
+  let api: ServiceProcess | undefined;
   try {
-    const { url } = await service.start(ROLES);
+    const workers = options.workers;
+    const { url: ownUrl, brokers } = await service.start(
+      workers ? ROLES.filter((role) => role !== 'api') : ROLES,
+    );
+    if (workers) {
+      api = await startServiceProcess({
+        roles: 'api',
+        workers,
+        env: { ...(serviceEnv as Record<string, string>), KAFKA_BROKERS: brokers!.join(',') },
+      });
+      backends.describe.api = `${workers} API processes (serve --workers ${workers}) at ${api.url}`;
+    }
+    const url = api?.url ?? ownUrl;
     const runs: RunReport[] = [];
     const skipped = options.strategies.flatMap((strategy) => {
       const reason = backends.skipped[strategy];
@@ -93,6 +114,7 @@ export async function simulate(
       skipped,
     };
   } finally {
+    await api?.stop();
     await service.stop();
     await backends.stop();
   }

@@ -1,5 +1,5 @@
 // The stock module's one entry: a strategy per name, all behind the StockStrategy port (port.ts).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { Config, LockBackendsConfig, StrategyName } from '../config';
 import { AppError } from '../errors';
 import { DatabaseStock } from './database-stock';
@@ -51,14 +51,14 @@ export function createSegmentLock(name: LockStrategyName, config: LockBackendsCo
     case 'redlock':
       return config.redlockUrls
         ? new RedlockSegmentLock(config.redlockUrls, config.leaseMs)
-        : 'redlock needs REDLOCK_URLS (three or more Redis servers)';
+        : 'redlock needs REDLOCK_URLS (three or more RedisClient servers)';
     case 'db-lock':
       return new DatabaseRowLock(config.databaseUrl, config.leaseMs);
   }
 }
 
 export function createStock(
-  redis: Redis,
+  redis: RedisClient,
   ledger: StockLedger,
   config: Config['stock'],
   observers: StockObservers = {},

@@ -3,7 +3,7 @@
 // they differ only in how they take a unit from one segment. Redis is a gate, not the truth: the database's ledger
 // rebuilds a segment Redis lost and corrects one that drifted (repair).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { StrategyName } from '../config';
 import { homeSegment, itemKeys, segmentKeys } from './keys';
 import type {
@@ -33,7 +33,7 @@ export interface RedisSegmentsOptions {
   onRepairError?: (itemId: string, err: unknown) => void;
 }
 
-/** The Redis flag expires so that a unit given back during a sell-out walk is found again within a second. */
+/** The RedisClient flag expires so that a unit given back during a sell-out walk is found again within a second. */
 const SOLD_OUT_FLAG_TTL_MS = 1000;
 /** One process repairs a sale at a time; the lock outlives a slow ledger read, not a crashed holder. */
 const REPAIR_LOCK_TTL_MS = 10_000;
@@ -47,7 +47,7 @@ export class RedisSegmentedStock implements StockStrategy {
 
   constructor(
     readonly name: StrategyName,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly scripts: StockScripts,
     private readonly taker: SegmentTaker,
     private readonly ledger: StockLedger,
@@ -62,14 +62,18 @@ export class RedisSegmentedStock implements StockStrategy {
   }
 
   async load(sale: SaleStock): Promise<void> {
-    const tx = this.redis.multi();
-    splitIntoSegments(sale.stock, sale.segments).forEach((units, segment) => {
-      const keys = segmentKeys(sale.itemId, segment);
-      tx.set(keys.stock, units).del(keys.lock, keys.held, keys.returned, keys.ops, keys.buyers, keys.fence);
-    });
-    tx.del(itemKeys(sale.itemId).soldOut);
-    await tx.exec();
-    this.memory.forget(sale.itemId);
+    // One transaction per segment: a segment's keys share a slot, the segments of an item do not (Redis Cluster).
+    await Promise.all(
+      splitIntoSegments(sale.stock, sale.segments).map((units, segment) => {
+        const keys = segmentKeys(sale.itemId, segment);
+        return this.redis
+          .multi()
+          .set(keys.stock, units)
+          .del(keys.lock, keys.held, keys.returned, keys.ops, keys.buyers, keys.fence)
+          .exec();
+      }),
+    );
+    await this.unitIsBack(sale.itemId);
   }
 
   soldOut(itemId: string): boolean {
@@ -195,8 +199,9 @@ export class RedisSegmentedStock implements StockStrategy {
   }
 
   async remaining(sale: SaleStock): Promise<number> {
-    const counters = await this.redis.mget(
-      Array.from({ length: sale.segments }, (_, s) => segmentKeys(sale.itemId, s).stock),
+    // One GET per segment, not an MGET: the counters live in different slots on a Redis Cluster.
+    const counters = await Promise.all(
+      Array.from({ length: sale.segments }, (_, s) => this.redis.get(segmentKeys(sale.itemId, s).stock)),
     );
     return counters.reduce((sum, value) => sum + Number(value ?? 0), 0);
   }

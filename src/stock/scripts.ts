@@ -2,7 +2,7 @@
 // KEYS/ARGV and decode the integer replies into names, here and nowhere else. Scripts are sent by EVALSHA.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { SegmentKeys } from './keys';
 
 const LUA = {
@@ -23,7 +23,7 @@ const LUA = {
 } as const;
 
 type ScriptName = keyof typeof LUA;
-type ScriptRedis = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
+type ScriptRedis = RedisClient & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
 const fileOf = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) + '.lua';
 
@@ -54,7 +54,7 @@ const RETURN_UNIT = { 1: 'returned', 0: 'already_returned', [-2]: 'missing' } as
 export class StockScripts {
   private readonly redis: ScriptRedis;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     for (const [name, numberOfKeys] of Object.entries(LUA)) {
       if (typeof (redis as unknown as Record<string, unknown>)[name] === 'function') continue;
       redis.defineCommand(name, { numberOfKeys, lua: readLua(name) });

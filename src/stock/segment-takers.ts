@@ -1,7 +1,7 @@
 // How each Redis strategy takes one unit from one segment. The walk over segments around them is shared
 // (redis-segments.ts).
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { SegmentKeys } from './keys';
 import type { SegmentTake, StockScripts } from './scripts';
 
@@ -95,7 +95,7 @@ export function luaTaker(scripts: StockScripts): SegmentTaker {
  * naive: read, check, write with no lock or script: the control group. Two buyers that read the same value both
  * "take" a unit and write the same new value, so the counter loses decrements and the item oversells.
  */
-export function naiveTaker(redis: Redis): SegmentTaker {
+export function naiveTaker(redis: RedisClient): SegmentTaker {
   return {
     claimsAndTakes: false,
     async take(keys, reservation) {

@@ -23,7 +23,7 @@ function startConsumerProcess(): ChildProcess {
       env: {
         ...process.env,
         DATABASE_URL: stack.config.databaseUrl,
-        REDIS_URL: stack.config.redisUrl,
+        REDIS_URL: stack.config.redis.url!,
         KAFKA_BROKERS: brokers,
         LOG_LEVEL: 'warn',
         KAFKA_SESSION_TIMEOUT_MS: '6000',

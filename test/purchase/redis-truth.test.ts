@@ -1,5 +1,6 @@
 // PostgreSQL is the record of truth and Redis only the gate: Redis loses everything mid-crowd (FLUSHALL; the server
 // killed and restarted empty), or its counters are raised behind the service's back. Each sale still ends exact.
+import { createRedis } from '../../src/infra/redis';
 import { segmentKeys } from '../../src/stock/keys';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis-server';
 import {
@@ -57,7 +58,7 @@ test.each(['segmented-lock', 'lua'])(
       strategy,
     });
     const rebuiltBefore = await repairs('rebuilt');
-    const admin = stack.service.redis.duplicate();
+    const admin = createRedis(stack.config.redis);
     const fault = faultAfter(STOCK / 3, async () => {
       await admin.flushall();
     });

@@ -65,7 +65,9 @@ export async function startStack(redisIndex: number, options: StackOptions = {})
   const config = loadConfig({
     DATABASE_URL: options.viaDatabaseUrl ? options.viaDatabaseUrl(database.url) : database.url,
     // A test that brings its own Redis (a private server) never touches the shared one.
-    REDIS_URL: options.env?.REDIS_URL ?? (await freshRedisUrl(redisIndex)),
+    REDIS_URL:
+      options.env?.REDIS_URL ??
+      (options.env?.REDIS_CLUSTER_NODES ? undefined : await freshRedisUrl(redisIndex)),
     KAFKA_DATA_DIR: kafkaDir,
     PORT: '0',
     ADMIN_TOKEN,
@@ -78,6 +80,24 @@ export async function startStack(redisIndex: number, options: StackOptions = {})
   const { url } = await service.start(options.roles ?? ['api']);
   if (!url) throw new Error('the api role did not start');
 
+  const api = apiAt(url);
+
+  return {
+    service,
+    config,
+    url,
+    databaseUrl: database.url,
+    ...api,
+    async stop() {
+      await service.stop();
+      await database.drop();
+      rmSync(kafkaDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The HTTP routes of the service at `url` (one process, or a load balancer in front of several). */
+export function apiAt(url: string): Pick<TestStack, 'createSale' | 'get' | 'post'> {
   const request = async (
     method: string,
     path: string,
@@ -92,12 +112,7 @@ export async function startStack(redisIndex: number, options: StackOptions = {})
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
-
   return {
-    service,
-    config,
-    url,
-    databaseUrl: database.url,
     async createSale(body) {
       const res = await request('POST', '/admin/sales', body, { authorization: `Bearer ${ADMIN_TOKEN}` });
       if (res.status !== 201) throw new Error(`createSale: ${res.status} ${JSON.stringify(res.body)}`);
@@ -105,11 +120,6 @@ export async function startStack(redisIndex: number, options: StackOptions = {})
     },
     post: (path, body, headers) => request('POST', path, body, headers),
     get: (path) => request('GET', path),
-    async stop() {
-      await service.stop();
-      await database.drop();
-      rmSync(kafkaDir, { recursive: true, force: true });
-    },
   };
 }
 
@@ -134,13 +144,16 @@ export const FAST_CONSUMER = { sessionTimeout: 6000, heartbeatInterval: 500, max
 
 export type ItemStatsBody = Record<string, number | string>;
 
-export async function itemStats(stack: TestStack, itemId: string): Promise<ItemStatsBody> {
+/** What the crowd helpers need: one API address, in process or in front of several processes (HAProxy). */
+export type Api = Pick<TestStack, 'get' | 'post'>;
+
+export async function itemStats(stack: Api, itemId: string): Promise<ItemStatsBody> {
   const res = await stack.get('/stats');
   return res.body.items.find((item: { itemId: string }) => item.itemId === itemId);
 }
 
 /** Waits until the outbox and the consumer have drained for this item (docs/contract.md's quiescence). */
-export function drained(stack: TestStack, itemId: string, timeoutMs = 60_000): Promise<ItemStatsBody> {
+export function drained(stack: Api, itemId: string, timeoutMs = 60_000): Promise<ItemStatsBody> {
   return waitFor(
     `item ${itemId} to drain`,
     async () => {
@@ -153,7 +166,7 @@ export function drained(stack: TestStack, itemId: string, timeoutMs = 60_000): P
 
 /** Every buyer asks until the answer is final (ordered, sold out, duplicate), retrying "busy" and 5xx answers. */
 export async function buyUntilDecided(
-  stack: TestStack,
+  stack: Api,
   itemId: string,
   userIds: string[],
   options: { concurrency?: number; deadlineMs?: number; onAnswer?: (status: string) => void } = {},
@@ -180,7 +193,7 @@ export async function buyUntilDecided(
 }
 
 /** The end state every safe sale must reach: every unit sold once, nothing leaked, the pipeline drained. */
-export async function exactEnd(stack: TestStack, itemId: string, stock: number, timeoutMs = 60_000) {
+export async function exactEnd(stack: Api, itemId: string, stock: number, timeoutMs = 60_000) {
   let last: ItemStatsBody | undefined;
   return waitFor(
     `item ${itemId} to end exact (orders = ${stock}, oversell, undersell, dbDrift 0, drained)`,

@@ -83,7 +83,8 @@ describe('loadConfig', () => {
   test('defaults follow the contract', () => {
     const config = loadConfig({});
     expect(config.http).toMatchObject({ host: '127.0.0.1', port: 3000, maxBodyBytes: 8192 });
-    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379' });
+    expect(config.kafka.partitions).toBe(3);
     expect(config.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/seckill');
     expect(config.kafka.brokers).toBeUndefined();
     expect(config.adminToken).toBeUndefined();
@@ -106,6 +107,14 @@ describe('loadConfig', () => {
       'redis://c:3',
     ]);
   });
+  test('REDIS_CLUSTER_NODES makes the Redis a cluster; KAFKA_PARTITIONS sizes the orders topic', () => {
+    const config = loadConfig({
+      REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001',
+      KAFKA_PARTITIONS: '12',
+    });
+    expect(config.redis).toEqual({ clusterNodes: ['10.0.0.1:7000', '10.0.0.2:7001'] });
+    expect(config.kafka.partitions).toBe(12);
+  });
   test.each([
     [{ REDLOCK_URLS: 'redis://a:1,redis://b:2' }, 'REDLOCK_URLS'],
     [{ LOCK_LEASE_MS: '10' }, 'LOCK_LEASE_MS'],
@@ -113,6 +122,8 @@ describe('loadConfig', () => {
     [{ STOCK_STRATEGY: 'yolo' }, 'STOCK_STRATEGY'],
     [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
+    [{ REDIS_CLUSTER_NODES: 'redis://a:1' }, 'REDIS_CLUSTER_NODES'],
+    [{ KAFKA_PARTITIONS: '0' }, 'KAFKA_PARTITIONS'],
   ])('rejects %j naming %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);

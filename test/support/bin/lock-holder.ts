@@ -18,7 +18,7 @@ async function main() {
   const config = loadConfig();
   const lock = createSegmentLock(strategy as LockStrategyName, config.stock.locks);
   if (typeof lock === 'string') throw new Error(lock);
-  const redis = createRedis(config.redisUrl);
+  const redis = createRedis(config.redis);
   const taker = externalLockTaker(new StockScripts(redis), lock, {
     async whileHeld(token) {
       process.stdout.write(JSON.stringify({ held: token.toString() }) + '\n');
