@@ -104,6 +104,8 @@ interface TargetsReady {
   serviceUrl: string;
   adminToken: string;
   backends: Record<string, string>;
+  /** Strategies this machine cannot run, with why. */
+  skipped: Partial<Record<StrategyName, string>>;
 }
 
 function startBaseline(): Promise<Server> {
@@ -150,7 +152,8 @@ async function runTargetsChild(): Promise<void> {
   try {
     const baseline = await startBaseline();
     stops.push(() => closeServer(baseline));
-    const backends = await startSimBackends(process.env);
+    // Every strategy races in the sell-out part: the lock strategies' servers start here too (or are skipped).
+    const backends = await startSimBackends(process.env, STRATEGY_NAMES);
     stops.push(() => backends.stop());
     const pipeline = await startChild<{ brokers: string }>(PIPELINE_FLAG, backends.env);
     stops.push(() => stopChild(pipeline.child));
@@ -182,6 +185,7 @@ async function runTargetsChild(): Promise<void> {
       serviceUrl: url!,
       adminToken: service.adminToken,
       backends: { ...backends.describe, kafka: `${backends.describe.kafka} ${brokers?.join(',') ?? ''}` },
+      skipped: backends.skipped,
     };
     process.send!(ready);
   } catch (err) {
@@ -494,7 +498,9 @@ async function measureSellOut(
 
 async function measureSellOuts(targets: TargetsReady): Promise<SellOutRow[]> {
   // First and last: the two runs of the same strategy bracket the others, so their spread includes the drift.
-  const plan = [...STRATEGY_NAMES, THROUGHPUT_STRATEGY];
+  for (const [strategy, reason] of Object.entries(targets.skipped))
+    progress(`sell-out ${strategy} skipped: ${reason}`);
+  const plan = [...STRATEGY_NAMES.filter((s) => !targets.skipped[s]), THROUGHPUT_STRATEGY];
   // Discarded: the first crowd of the process would otherwise pay for JIT and cold pools.
   progress(`sell-out warm-up (discarded): ${THROUGHPUT_STRATEGY}`);
   await measureSellOut(targets, THROUGHPUT_STRATEGY, 0);
