@@ -151,23 +151,30 @@ describe('a cancel whose give-back fails', () => {
 
 test('two processes with the same pid and no WORKER_ID mint distinct order ids', async () => {
   const redis = await startPrivateRedis();
+  const children: ReturnType<typeof spawn>[] = [];
   try {
     const child = () => {
-      // A fresh pid namespace each: both children are pid 1.
+      // A fresh pid namespace each: both children are pid 1. `node --import tsx`, not the tsx CLI: the CLI opens an
+      // IPC pipe named after its pid in the shared /tmp, and two pid-1 CLIs collide on it.
       const proc = spawn(
         'unshare',
         [
           '--pid',
           '--fork',
           process.execPath,
-          require.resolve('tsx/cli'),
+          '--import',
+          'tsx',
           path.join(__dirname, '../support/bin/mint-ids.ts'),
         ],
         { env: { ...process.env, REDIS_URL: redis.url, WORKER_ID: '' }, stdio: ['pipe', 'pipe', 'inherit'] },
       );
-      const line = new Promise<{ pid: number; ids: string[] }>((resolve) =>
-        createInterface({ input: proc.stdout! }).once('line', (text) => resolve(JSON.parse(text))),
-      );
+      children.push(proc);
+      const line = new Promise<{ pid: number; ids: string[] }>((resolve, reject) => {
+        createInterface({ input: proc.stdout! }).once('line', (text) => resolve(JSON.parse(text)));
+        proc.once('exit', (code) =>
+          reject(new Error(`mint-ids exited with ${code} before printing its ids`)),
+        );
+      });
       return { proc, line };
     };
     const a = child();
@@ -180,6 +187,7 @@ test('two processes with the same pid and no WORKER_ID mint distinct order ids',
     const all = new Set([...first.ids, ...second.ids]);
     expect(all.size).toBe(first.ids.length + second.ids.length);
   } finally {
+    for (const proc of children) if (proc.exitCode === null) proc.kill('SIGKILL');
     await redis.stop();
   }
 });

@@ -11,7 +11,15 @@ import { startBroker, type RunningBroker } from '../../src/kafka-broker';
 import { startLocalRedisCluster, type LocalRedisCluster } from '../../src/sim/redis-cluster';
 import { startServiceProcess, type ServiceProcess } from '../../src/sim/service-process';
 import { startHaproxy, type RunningHaproxy } from '../support/haproxy';
-import { ADMIN_TOKEN, apiAt, buyUntilDecided, exactEnd, faultAfter, freshDatabase } from '../support/stack';
+import {
+  ADMIN_TOKEN,
+  apiAt,
+  buyUntilDecided,
+  exactEnd,
+  faultAfter,
+  freshDatabase,
+  latecomersUntilSold,
+} from '../support/stack';
 
 jest.setTimeout(300_000);
 
@@ -71,7 +79,10 @@ afterAll(async () => {
   rmSync(kafkaDir, { recursive: true, force: true });
 });
 
-/** A sale to the crowd, `fault` fired a third of the way in; the end must be exact, each user once, each id once. */
+/**
+ * A sale to the crowd, `fault` fired a third of the way in, then latecomers until it sells out; the end must be exact,
+ * each user once, each id once.
+ */
 async function crowdEndsExact(name: string, fault?: () => Promise<void>) {
   const { itemId } = await api.createSale({ name, stock: STOCK, segments: 6, strategy: 'lua' });
   const users = Array.from({ length: BUYERS }, (_, i) => `${name}-${i}`);
@@ -90,6 +101,7 @@ async function crowdEndsExact(name: string, fault?: () => Promise<void>) {
     {},
   );
   expect(counts.ordered ?? 0).toBeGreaterThan(0);
+  await latecomersUntilSold(api, itemId, STOCK, { prefix: name, deadlineMs: 60_000 });
   const stats = await exactEnd(api, itemId, STOCK, 120_000);
   expect(stats).toMatchObject({ activeOrders: STOCK, oversell: 0, undersell: 0, dbDrift: 0 });
 

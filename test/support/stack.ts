@@ -192,6 +192,28 @@ export async function buyUntilDecided(
   return decided;
 }
 
+/**
+ * Buyers who arrive after the crowd, one every `gapMs`, until the item's active orders reach `stock`. A unit whose
+ * buyer's process was killed between take and commit waits in its reservation for the sweeper's grace period
+ * before it goes back on sale; by then the crowd may have heard `sold_out` and left, as real buyers keep arriving.
+ */
+export async function latecomersUntilSold(
+  stack: Api,
+  itemId: string,
+  stock: number,
+  options: { prefix: string; gapMs?: number; deadlineMs?: number },
+): Promise<number> {
+  const deadline = Date.now() + (options.deadlineMs ?? 60_000);
+  let arrived = 0;
+  while ((await itemStats(stack, itemId)).activeOrders !== stock && Date.now() < deadline) {
+    await stack
+      .post('/seckill', { userId: `${options.prefix}-late-${arrived++}`, itemId })
+      .catch(() => undefined);
+    await new Promise((r) => setTimeout(r, options.gapMs ?? 250));
+  }
+  return arrived;
+}
+
 /** The end state every safe sale must reach: every unit sold once, nothing leaked, the pipeline drained. */
 export async function exactEnd(stack: Api, itemId: string, stock: number, timeoutMs = 60_000) {
   let last: ItemStatsBody | undefined;
