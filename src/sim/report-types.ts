@@ -1,5 +1,6 @@
 // The simulator's report: what one run (or a comparison of strategies) measured, in a shape that is written to
 // report.json and rendered as a terminal table and a self-contained HTML page.
+import type { ChaosOptions, ChaosScenarioField } from './chaos/run-chaos';
 
 export interface LatencySummary {
   p50: number;
@@ -135,18 +136,8 @@ export interface ChaosSummary {
 
 export interface ChaosReport {
   generatedAt: string; // ISO
-  scenario: {
-    stock: number;
-    segments: number;
-    users: number;
-    payRatio: number;
-    paymentTimeoutMs: number;
-    windowMs: number;
-    faultsPerRun: number;
-    apis: number;
-    firstSeed: number;
-    runsPerStrategy: number;
-  };
+  /** The run's options as given, the first seed and the seeded runs per strategy. */
+  scenario: Pick<ChaosOptions, ChaosScenarioField> & { firstSeed: number; runsPerStrategy: number };
   backends: SimReport['backends'];
   faults: string[];
   runs: ChaosRunReport[];
