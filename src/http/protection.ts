@@ -25,7 +25,7 @@ function limiter(redis: RedisClient, prefix: string, perSec: number): RateLimite
     : undefined;
 }
 
-/** true when allowed; a RedisClient failure allows (the purchase itself will then fail or succeed on its own merits). */
+/** true when allowed; a Redis failure allows (the purchase itself will then fail or succeed on its own merits). */
 async function consume(limit: RateLimiterRedis | undefined, key: string): Promise<boolean> {
   if (!limit) return true;
   try {

@@ -1,6 +1,6 @@
 // The simulator's report: what one run (or a comparison of strategies) measured, in a shape that is written to
 // report.json and rendered as a terminal table and a self-contained HTML page.
-import type { ChaosOptions, ChaosScenarioField } from './chaos/run-chaos';
+import type { ChaosOptions } from './chaos/run-chaos';
 
 export interface LatencySummary {
   p50: number;
@@ -137,7 +137,10 @@ export interface ChaosSummary {
 export interface ChaosReport {
   generatedAt: string; // ISO
   /** The run's options as given, the first seed and the seeded runs per strategy. */
-  scenario: Pick<ChaosOptions, ChaosScenarioField> & { firstSeed: number; runsPerStrategy: number };
+  scenario: Pick<
+    ChaosOptions,
+    'stock' | 'segments' | 'users' | 'payRatio' | 'paymentTimeoutMs' | 'windowMs' | 'faultsPerRun' | 'apis'
+  > & { firstSeed: number; runsPerStrategy: number };
   backends: SimReport['backends'];
   faults: string[];
   runs: ChaosRunReport[];

@@ -51,7 +51,7 @@ export function createSegmentLock(name: LockStrategyName, config: LockBackendsCo
     case 'redlock':
       return config.redlockUrls
         ? new RedlockSegmentLock(config.redlockUrls, config.leaseMs)
-        : 'redlock needs REDLOCK_URLS (three or more RedisClient servers)';
+        : 'redlock needs REDLOCK_URLS (three or more Redis servers)';
     case 'db-lock':
       return new DatabaseRowLock(config.databaseUrl, config.leaseMs);
   }

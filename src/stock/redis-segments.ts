@@ -33,7 +33,7 @@ export interface RedisSegmentsOptions {
   onRepairError?: (itemId: string, err: unknown) => void;
 }
 
-/** The RedisClient flag expires so that a unit given back during a sell-out walk is found again within a second. */
+/** The Redis flag expires so that a unit given back during a sell-out walk is found again within a second. */
 const SOLD_OUT_FLAG_TTL_MS = 1000;
 /** One process repairs a sale at a time; the lock outlives a slow ledger read, not a crashed holder. */
 const REPAIR_LOCK_TTL_MS = 10_000;

@@ -202,7 +202,7 @@ export async function latecomersUntilSold(
   itemId: string,
   stock: number,
   options: { prefix: string; gapMs?: number; deadlineMs?: number },
-): Promise<number> {
+): Promise<void> {
   const deadline = Date.now() + (options.deadlineMs ?? 60_000);
   let arrived = 0;
   while ((await itemStats(stack, itemId)).activeOrders !== stock && Date.now() < deadline) {
@@ -211,7 +211,6 @@ export async function latecomersUntilSold(
       .catch(() => undefined);
     await new Promise((r) => setTimeout(r, options.gapMs ?? 250));
   }
-  return arrived;
 }
 
 /** The end state every safe sale must reach: every unit sold once, nothing leaked, the pipeline drained. */

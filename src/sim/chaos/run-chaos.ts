@@ -39,19 +39,6 @@ export interface ChaosOptions {
   serviceEntry?: string;
 }
 
-/** The options a report repeats in its scenario. */
-const SCENARIO_FIELDS = [
-  'stock',
-  'segments',
-  'users',
-  'payRatio',
-  'paymentTimeoutMs',
-  'windowMs',
-  'faultsPerRun',
-  'apis',
-] as const satisfies readonly (keyof ChaosOptions)[];
-export type ChaosScenarioField = (typeof SCENARIO_FIELDS)[number];
-
 /** What the children run with: short sweeps and grace so that the backstops act within a run. */
 const RESERVATION_GRACE_MS = 3000;
 const SWEEP_INTERVAL_MS = 500;
@@ -111,10 +98,14 @@ export async function runChaos(
     return {
       generatedAt: new Date().toISOString(),
       scenario: {
-        ...(Object.fromEntries(SCENARIO_FIELDS.map((field) => [field, options[field]])) as Pick<
-          ChaosOptions,
-          ChaosScenarioField
-        >),
+        stock: options.stock,
+        segments: options.segments,
+        users: options.users,
+        payRatio: options.payRatio,
+        paymentTimeoutMs: options.paymentTimeoutMs,
+        windowMs: options.windowMs,
+        faultsPerRun: options.faultsPerRun,
+        apis: options.apis,
         firstSeed: options.seed,
         runsPerStrategy: options.runs,
       },
