@@ -106,6 +106,8 @@ const envSchema = z
     /** Relay claim loops side by side, each on its own share of the order ids (per-order order is kept). */
     OUTBOX_LANES: int(2, 1).pipe(z.number().max(64)),
     OUTBOX_MAX_IDLE_MS: int(200, 1),
+    /** After a partial batch, how long the relay waits for more rows before the next claim. */
+    OUTBOX_LINGER_MS: int(50, 0),
     OUTBOX_RETENTION_MS: int(3600_000, 0),
     CACHE_TTL_MS: int(30_000, 1),
     CACHE_MISSING_TTL_MS: int(2_000, 1),
@@ -158,7 +160,7 @@ export interface Config {
       resolveTimeoutMs: number;
     };
   };
-  outbox: { batchSize: number; lanes: number; maxIdleMs: number; retentionMs: number };
+  outbox: { batchSize: number; lanes: number; maxIdleMs: number; lingerMs: number; retentionMs: number };
   cache: { ttlMs: number; missingTtlMs: number; secondDeleteDelayMs: number };
   sweepIntervalMs: number;
 }
@@ -237,6 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchSize: e.OUTBOX_BATCH_SIZE,
       lanes: e.OUTBOX_LANES,
       maxIdleMs: e.OUTBOX_MAX_IDLE_MS,
+      lingerMs: e.OUTBOX_LINGER_MS,
       retentionMs: e.OUTBOX_RETENTION_MS,
     },
     cache: {

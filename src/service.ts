@@ -63,6 +63,8 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   const itemCache = new ItemCache(redis, db, secondDeletes, metrics, config.cache);
   const payments = new Payments(db, orders, sales, stock, paymentTimeouts, log);
   const purchasePool = createPgPool(config.databaseUrl, config.orders.batch.concurrency + 1, log);
+  // The relay's lanes and the consumer: connections are opened only by the roles that run.
+  const pipelinePool = createPgPool(config.databaseUrl, config.outbox.lanes + 2, log);
   const writer = new OrderWriter(purchasePool, ids, log, {
     ...config.orders.batch,
     onBatch: (size, seconds) => {
@@ -139,7 +141,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   async function startRelay(kafka: Kafka) {
     running.producer = createProducer(kafka);
     await running.producer.connect();
-    running.relay = new OutboxRelay(db, running.producer, log, metrics, {
+    running.relay = new OutboxRelay(pipelinePool, running.producer, log, metrics, {
       ...config.outbox,
       ...options.relay,
     });
@@ -147,7 +149,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   }
 
   async function startConsumer(kafka: Kafka) {
-    running.consumer = new InventoryConsumer(kafka, db, itemCache, log, metrics, {
+    running.consumer = new InventoryConsumer(kafka, pipelinePool, itemCache, log, metrics, {
       sessionTimeout: config.kafka.sessionTimeoutMs,
       heartbeatInterval: Math.floor(config.kafka.sessionTimeoutMs / 10),
       ...options.consumer,
@@ -157,10 +159,10 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
 
   function startWorkers() {
     running.workers.push(
-      createWorker<{ orderId: string }>(
+      createWorker(
         config.redis,
         QUEUES.paymentTimeout,
-        (job) => payments.expire(job.data.orderId),
+        () => payments.expireDue(),
         config.orders.expiryConcurrency,
       ),
       createWorker<{ itemId: string }>(config.redis, QUEUES.cacheSecondDelete, (job) =>
@@ -253,7 +255,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
       await running.broker?.stop();
       await running.releaseWorkerId?.().catch(() => undefined);
       await stock.close();
-      await Promise.allSettled([db.$disconnect(), purchasePool.end(), redis.quit()]);
+      await Promise.allSettled([db.$disconnect(), purchasePool.end(), pipelinePool.end(), redis.quit()]);
     },
   };
 }

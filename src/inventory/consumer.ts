@@ -2,7 +2,7 @@
 // one transaction inserts the message ids into the dedupe table and applies only the deltas of the ids that were new;
 // offsets are committed after it. A redelivered message finds its id already there and changes nothing.
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import type { Db } from '../infra/prisma';
+import type { Pool } from 'pg';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../metrics/registry';
 import {
@@ -43,6 +43,8 @@ export interface ConsumerOptions {
   sessionTimeout?: number;
   heartbeatInterval?: number;
   maxWaitTimeInMs?: number;
+  /** Bytes a fetch waits for (up to maxWaitTimeInMs): a crowd's events arrive in batches, not one by one. */
+  minBytes?: number;
   /** Called when kafkajs gave up on the consumer for good; the default exits the process. */
   onFatal?: (err: Error) => void;
 }
@@ -53,7 +55,7 @@ export class InventoryConsumer {
 
   constructor(
     private readonly kafka: Kafka,
-    private readonly db: Db,
+    private readonly pool: Pool,
     private readonly cache: ItemCache,
     private readonly log: Logger,
     private readonly metrics: Metrics,
@@ -66,7 +68,8 @@ export class InventoryConsumer {
       groupId: INVENTORY_GROUP,
       sessionTimeout: this.options.sessionTimeout ?? 30_000,
       heartbeatInterval: this.options.heartbeatInterval ?? 3_000,
-      maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 500,
+      maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 50,
+      minBytes: this.options.minBytes ?? 16 * 1024,
     });
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, (event) => this.onCrash(event.payload.error, event.payload.restart));
@@ -108,22 +111,34 @@ export class InventoryConsumer {
     await this.invalidateCaches(applied);
   }
 
-  /** Returns the changes that were new (not in the dedupe table before this transaction). */
+  /**
+   * Returns the changes that were new (not in the dedupe table before). One statement, so one transaction: the
+   * dedupe rows and the stock deltas of exactly those rows.
+   */
   async applyOnce(changes: StockChange[]): Promise<StockChange[]> {
     const itemIds = [...new Set(changes.map((c) => c.itemId))];
     await this.cache.deleteFirst(itemIds);
-    return this.db.$transaction(async (tx) => {
-      const fresh = await tx.$queryRaw<{ message_id: string }[]>`
-        INSERT INTO processed_messages (consumer_group, message_id)
-        SELECT ${INVENTORY_GROUP}, id FROM unnest(${changes.map((c) => c.messageId)}::text[]) AS id
-        ON CONFLICT DO NOTHING RETURNING message_id`;
-      const freshIds = new Set(fresh.map((row) => row.message_id));
-      const applied = changes.filter((c) => freshIds.has(c.messageId));
-      for (const [itemId, delta] of sumByItem(applied)) {
-        await tx.$executeRaw`UPDATE items SET stock = stock + ${delta} WHERE id = ${BigInt(itemId)}`;
-      }
-      return applied;
-    });
+    const { rows } = await this.pool.query<{ message_id: string }>(
+      `WITH fresh AS (
+         INSERT INTO processed_messages (consumer_group, message_id)
+         SELECT $1, id FROM unnest($2::text[]) AS id
+         ON CONFLICT DO NOTHING RETURNING message_id),
+       deltas AS (
+         SELECT c.item_id, sum(c.delta) AS delta
+         FROM unnest($2::text[], $3::bigint[], $4::int[]) AS c(message_id, item_id, delta)
+         JOIN fresh USING (message_id) GROUP BY c.item_id),
+       applied AS (
+         UPDATE items i SET stock = i.stock + d.delta FROM deltas d WHERE i.id = d.item_id)
+       SELECT message_id FROM fresh`,
+      [
+        INVENTORY_GROUP,
+        changes.map((c) => c.messageId),
+        changes.map((c) => c.itemId),
+        changes.map((c) => c.delta),
+      ],
+    );
+    const freshIds = new Set(rows.map((row) => row.message_id));
+    return changes.filter((c) => freshIds.has(c.messageId));
   }
 
   private async invalidateCaches(applied: StockChange[]): Promise<void> {
@@ -135,10 +150,4 @@ export class InventoryConsumer {
       );
     });
   }
-}
-
-function sumByItem(changes: StockChange[]): Map<string, number> {
-  const sums = new Map<string, number>();
-  for (const c of changes) sums.set(c.itemId, (sums.get(c.itemId) ?? 0) + c.delta);
-  return sums;
 }

@@ -4,6 +4,7 @@
 // slow reader may have cached from before the write.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
+import { CoalescedDelayedJobs } from '../infra/queues';
 import type { RedisClient } from '../infra/redis';
 import type { Db } from '../infra/prisma';
 import type { Metrics } from '../metrics/registry';
@@ -34,14 +35,25 @@ const WAIT_ROUNDS = 40;
 export const cacheKey = (itemId: string) => `sk:{i${itemId}}:item`;
 const rebuildLockKey = (itemId: string) => `sk:{i${itemId}}:item:rebuild`;
 
+/** Second deletes of one item due within this long share one job (due at the end of it, never earlier). */
+const SECOND_DELETE_BUCKET_MS = 100;
+
 export class ItemCache {
+  private readonly secondDeletes: CoalescedDelayedJobs<{ itemId: string }>;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly db: Db,
-    private readonly secondDeletes: Queue,
+    secondDeleteQueue: Queue,
     private readonly metrics: Metrics,
     private readonly options: ItemCacheOptions,
-  ) {}
+  ) {
+    this.secondDeletes = new CoalescedDelayedJobs(
+      secondDeleteQueue,
+      'second-delete',
+      SECOND_DELETE_BUCKET_MS,
+    );
+  }
 
   /** undefined = no such item. */
   async get(itemId: string): Promise<CachedItem | undefined> {
@@ -93,12 +105,8 @@ export class ItemCache {
 
   async scheduleSecondDelete(itemIds: string[]): Promise<void> {
     if (!itemIds.length) return;
-    await this.secondDeletes.addBulk(
-      itemIds.map((itemId) => ({
-        name: 'second-delete',
-        data: { itemId },
-        opts: { delay: this.options.secondDeleteDelayMs, removeOnComplete: true, removeOnFail: 1000 },
-      })),
+    await this.secondDeletes.add(
+      itemIds.map((itemId) => ({ key: itemId, delayMs: this.options.secondDeleteDelayMs, data: { itemId } })),
     );
   }
 

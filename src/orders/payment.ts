@@ -5,6 +5,7 @@
 import type { Queue } from 'bullmq';
 import { AppError, orderNotFound } from '../errors';
 import type { Db } from '../infra/prisma';
+import { CoalescedDelayedJobs } from '../infra/queues';
 import type { Logger } from '../infra/logger';
 import type { Stock } from '../stock';
 import { DatabaseLedger } from './ledger';
@@ -14,15 +15,24 @@ import type { Sales } from './sales';
 
 export type ExpiryOutcome = 'cancelled' | 'not_pending' | 'missing';
 
+/** Payment windows closing within the same second share one timeout job. */
+const TIMEOUT_BUCKET_MS = 1000;
+/** Orders expired per query of expireOverdue. */
+const OVERDUE_PAGE = 1000;
+
 export class Payments {
+  private readonly timeouts: CoalescedDelayedJobs<object>;
+
   constructor(
     private readonly db: Db,
     private readonly orders: OrderStore,
     private readonly sales: Sales,
     private readonly stock: Stock,
-    private readonly timeouts: Queue,
+    timeoutQueue: Queue,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.timeouts = new CoalescedDelayedJobs(timeoutQueue, 'expire-due', TIMEOUT_BUCKET_MS);
+  }
 
   /** Idempotent: paying a paid order answers it again. */
   async pay(orderId: string, userId: string) {
@@ -39,21 +49,20 @@ export class Payments {
     return order;
   }
 
-  /** One Redis round trip per committed batch; a lost job is caught by the overdue sweep. */
-  async scheduleTimeouts(orders: Pick<OrderToWrite, 'orderId' | 'paymentTimeoutMs'>[]): Promise<void> {
-    await this.timeouts.addBulk(
-      orders.map((order) => ({
-        name: 'expire',
-        data: { orderId: order.orderId },
-        opts: {
-          delay: order.paymentTimeoutMs,
-          jobId: `expire-${order.orderId}`,
-          removeOnComplete: true,
-          removeOnFail: 1000,
-          attempts: 5,
-        },
-      })),
+  /**
+   * Payment timeouts as one delayed job per second of due times (CoalescedDelayedJobs), not one per order. The job
+   * expires whatever is due when it runs (expireDue), so one job serves every order of its second, whichever process
+   * sold it. A lost job is caught by the worker's overdue sweep.
+   */
+  async scheduleTimeouts(orders: Pick<OrderToWrite, 'paymentTimeoutMs'>[]): Promise<void> {
+    await this.timeouts.add(
+      orders.map((order) => ({ key: 'all', delayMs: order.paymentTimeoutMs, data: {} })),
     );
+  }
+
+  /** The payment-timeout job: every order whose payment window has closed is expired (until a page fails). */
+  async expireDue(): Promise<void> {
+    while ((await this.expireOverdue(0)) === OVERDUE_PAGE);
   }
 
   async expire(orderId: string): Promise<ExpiryOutcome> {
@@ -82,19 +91,24 @@ export class Payments {
     return 'cancelled';
   }
 
-  /** Backstop for a lost timeout job: expires every order whose payment window closed more than `slackMs` ago. */
+  /**
+   * Expires every order whose payment window closed more than `slackMs` ago, a page at a time. Returns how many
+   * were expired (or found paid meanwhile); a failed one is left to the next sweep.
+   */
   async expireOverdue(slackMs: number): Promise<number> {
     const overdue = await this.db.$queryRaw<{ id: bigint }[]>`
       SELECT o.id FROM orders o JOIN items i ON i.id = o.item_id
       WHERE o.status = 'PENDING_PAYMENT'
         AND o.created_at + (i.payment_timeout_ms + ${slackMs}) * interval '1 millisecond' < now()
-      ORDER BY o.id LIMIT 1000`;
+      ORDER BY o.id LIMIT ${OVERDUE_PAGE}`;
+    let done = 0;
     for (const { id } of overdue) {
-      await this.expire(id.toString()).catch((err) =>
-        this.log.warn({ err, orderId: id }, 'overdue expiry failed'),
+      await this.expire(id.toString()).then(
+        () => done++,
+        (err) => this.log.warn({ err, orderId: id }, 'overdue expiry failed'),
       );
     }
-    return overdue.length;
+    return done;
   }
 
   /** Retries every give-back still owed (cancelled, unit not yet back in Redis). Returns how many are done now. */

@@ -1,7 +1,7 @@
 // A PostgreSQL cluster of the simulator's own (initdb + pg_ctl from the Debian packages), on a free loopback port:
 // chaos mode restarts it for real without touching the machine's server, which other people's work may be using.
 import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +17,19 @@ export interface PrivatePostgres {
   /** An immediate shutdown (no checkpoint, sessions cut: a crash as clients see it) and a start on the same port. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * The postmaster (first) and its current children: a backend per connection plus the background processes.
+   * Read from postmaster.pid and /proc, so it is empty once the cluster is down, and Linux only.
+   */
+  pids(): number[];
+}
+
+export interface PrivatePostgresOptions {
+  /**
+   * Keep fsync on (with synchronous_commit at its default, on): a COMMIT returns once its WAL is on disk, as in
+   * production. For benchmarks, whose speed must not come from weaker durability. Default false (fsync off).
+   */
+  durable?: boolean;
 }
 
 export class PrivatePostgresUnavailableError extends Error {}
@@ -40,7 +53,33 @@ function postgresUid(): { uid: number; gid: number } | undefined {
   }
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+/** The postmaster's PID: the first line of postmaster.pid, or undefined while the cluster is down. */
+function postmasterPid(data: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** PIDs whose parent is `parent`, from the 4th field of /proc/<pid>/stat (after the parenthesised command name). */
+function childPids(parent: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) children.push(Number(entry));
+    } catch {
+      // exited between the listing and the read
+    }
+  }
+  return children;
+}
+
+export async function startPrivatePostgres(options: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
   const missing = missingPrivatePostgres();
   if (missing) throw new PrivatePostgresUnavailableError(missing);
   const asRoot = process.getuid?.() === 0;
@@ -54,15 +93,16 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     asRoot ? run('runuser', ['-u', 'postgres', '--', join(BIN, tool), ...args]) : run(join(BIN, tool), args);
   const port = await freePort();
   const data = join(dir, 'data');
-  const options = [
+  const serverOptions = [
     `-p ${port}`,
     `-k ${dir}`,
     '-c listen_addresses=127.0.0.1',
-    // Durability across a real power loss is not what the sim tests; an immediate shutdown still keeps the WAL.
-    '-c fsync=off',
+    // Durability across a real power loss is not what the sim tests (an immediate shutdown still keeps the WAL);
+    // a benchmark asks for `durable`.
+    ...(options.durable ? [] : ['-c fsync=off']),
     '-c max_connections=200',
   ].join(' ');
-  const start = () => pg('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start']);
+  const start = () => pg('pg_ctl', ['-D', data, '-o', serverOptions, '-l', join(dir, 'log'), '-w', 'start']);
   try {
     await pg('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
     await start();
@@ -80,6 +120,10 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     async stop() {
       await pg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
+    },
+    pids() {
+      const postmaster = postmasterPid(data);
+      return postmaster === undefined ? [] : [postmaster, ...childPids(postmaster)];
     },
   };
 }

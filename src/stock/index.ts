@@ -85,7 +85,7 @@ export function createStock(
       fixedSegments: 1,
     }),
     lua: inRedis('lua', luaTaker(scripts)),
-    naive: inRedis('naive', naiveTaker(redis), { ...walk, checkedByDatabase: false }),
+    naive: inRedis('naive', naiveTaker(redis, scripts), { ...walk, checkedByDatabase: false }),
     db: new DatabaseStock(ledger, config.soldOutRecheckMs),
     'etcd-lock': onLockService('etcd-lock'),
     'zk-lock': onLockService('zk-lock'),

@@ -3,6 +3,8 @@
 // they differ only in how they take a unit from one segment. Redis is a gate, not the truth: the database's ledger
 // rebuilds a segment Redis lost and corrects one that drifted (repair).
 import { setTimeout as sleep } from 'node:timers/promises';
+import DataLoader from 'dataloader';
+import { groupBy } from '../infra/group-by';
 import type { RedisClient } from '../infra/redis';
 import type { StrategyName } from '../config';
 import { homeSegment, itemKeys, segmentKeys } from './keys';
@@ -43,6 +45,8 @@ const BUYERS_CHUNK = 1000;
 export class RedisSegmentedStock implements StockStrategy {
   private readonly memory: SoldOutMemory;
   private readonly repairing = new Map<string, Promise<unknown>>();
+  /** Ordered purchases settle together: one ZREM per segment for all the orders of a committed batch. */
+  private readonly orderedReservations: DataLoader<HeldReservation, void>;
   readonly checkedByDatabase: boolean;
 
   constructor(
@@ -55,6 +59,7 @@ export class RedisSegmentedStock implements StockStrategy {
   ) {
     this.memory = new SoldOutMemory(options.soldOutRecheckMs);
     this.checkedByDatabase = options.checkedByDatabase;
+    this.orderedReservations = new DataLoader(forgetReservationsOf(scripts), { cache: false });
   }
 
   segmentsFor(requested: number): number {
@@ -83,19 +88,13 @@ export class RedisSegmentedStock implements StockStrategy {
   async take(sale: SaleStock, purchase: Purchase): Promise<TakeResult> {
     const home = homeSegment(purchase.userId, sale.segments);
     const homeKeys = segmentKeys(sale.itemId, home);
-    const seenEmpty = new Set<number>();
-    if (this.taker.claimsAndTakes) {
-      const first = await this.scripts.claimAndTake(homeKeys, purchase.userId, purchase.reservation);
-      this.options.onAttempt?.(first === 'duplicate' ? 'contended' : first);
-      if (first === 'duplicate') return { kind: 'duplicate' };
-      if (first === 'missing') return this.repairThenBusy(sale);
-      if (first === 'taken') return { kind: 'taken', segment: home };
-      seenEmpty.add(home);
-    } else if (!(await this.scripts.claim(homeKeys, purchase.userId, purchase.reservation))) {
-      return { kind: 'duplicate' };
-    }
+    const first = await this.taker.claimAndTake(homeKeys, purchase.userId, purchase.reservation);
+    this.options.onAttempt?.(first === 'duplicate' ? 'contended' : first);
+    if (first === 'duplicate') return { kind: 'duplicate' };
+    if (first === 'taken') return { kind: 'taken', segment: home };
     try {
-      const result = await this.walk(sale, purchase.reservation, seenEmpty);
+      const result =
+        first === 'missing' ? this.repairThenBusy(sale) : await this.walk(sale, purchase, home, first);
       if (result.kind !== 'taken')
         await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation);
       return result;
@@ -106,23 +105,27 @@ export class RedisSegmentedStock implements StockStrategy {
   }
 
   /**
-   * Walks the segments until a unit is taken, every segment has been seen empty (sold out), another buyer declared
-   * the item sold out, or the lock wait is over (busy). A missing segment is never "empty": the sale is repaired and
-   * the buyer hears "busy", never a wrong "sold out".
+   * After the home segment's answer: walks the segments until a unit is taken, every segment has been seen empty
+   * (sold out), another buyer declared the item sold out, or the lock wait is over (busy). A missing segment is never
+   * "empty": the sale is repaired and the buyer hears "busy", never a wrong "sold out".
    */
-  private async walk(sale: SaleStock, reservation: string, seenEmpty: Set<number>): Promise<TakeResult> {
+  private async walk(
+    sale: SaleStock,
+    purchase: Purchase,
+    home: number,
+    atHome: SegmentTake,
+  ): Promise<TakeResult> {
+    const seenEmpty = new Set<number>();
+    if (atHome === 'empty') this.sawEmpty(sale.itemId, home, seenEmpty);
     const deadline = Date.now() + this.options.lockWaitMs;
     for (let round = 0; ; round++) {
       let missing = false;
-      for (const segment of this.visitOrder(sale, round === 0 ? seenEmpty : new Set())) {
-        const attempt = await this.taker.take(segmentKeys(sale.itemId, segment), reservation);
+      for (const segment of this.visitOrder(sale, round === 0 ? home : undefined)) {
+        const attempt = await this.taker.take(segmentKeys(sale.itemId, segment), purchase.reservation);
         this.options.onAttempt?.(attempt);
         if (attempt === 'taken') return { kind: 'taken', segment };
         if (attempt === 'missing') missing = true;
-        if (attempt === 'empty') {
-          seenEmpty.add(segment);
-          this.memory.markSegmentEmpty(sale.itemId, segment);
-        }
+        if (attempt === 'empty') this.sawEmpty(sale.itemId, segment, seenEmpty);
       }
       if (missing) return this.repairThenBusy(sale);
       if (seenEmpty.size === sale.segments) return this.declareSoldOut(sale.itemId);
@@ -135,17 +138,22 @@ export class RedisSegmentedStock implements StockStrategy {
     }
   }
 
+  private sawEmpty(itemId: string, segment: number, seenEmpty: Set<number>): void {
+    seenEmpty.add(segment);
+    this.memory.markSegmentEmpty(itemId, segment);
+  }
+
   private async declareSoldOut(itemId: string): Promise<TakeResult> {
     await this.redis.set(itemKeys(itemId).soldOut, '1', 'PX', SOLD_OUT_FLAG_TTL_MS);
     this.memory.markSoldOut(itemId);
     return { kind: 'sold_out' };
   }
 
-  /** Random start spreads the crowd; segments remembered empty go last; `skip` were just seen empty. */
-  private visitOrder(sale: SaleStock, skip: ReadonlySet<number>): number[] {
+  /** Random start spreads the crowd; segments remembered empty go last; `tried` was just tried. */
+  private visitOrder(sale: SaleStock, tried: number | undefined): number[] {
     const start = Math.floor(Math.random() * sale.segments);
     const ring = Array.from({ length: sale.segments }, (_, i) => (start + i) % sale.segments).filter(
-      (s) => !skip.has(s),
+      (s) => s !== tried,
     );
     const empty = this.memory.emptySegments(sale.itemId);
     return [...ring.filter((s) => !empty.has(s)), ...ring.filter((s) => empty.has(s))];
@@ -156,7 +164,7 @@ export class RedisSegmentedStock implements StockStrategy {
     const homeKeys = segmentKeys(sale.itemId, homeSegment(purchase.userId, sale.segments));
     switch (settlement) {
       case 'ordered':
-        await this.redis.zrem(keys.held, purchase.reservation);
+        await this.orderedReservations.load({ heldKey: keys.held, reservation: purchase.reservation });
         return;
       case 'duplicate': // the database holds an order of this user: the unit goes back, the claim stays
       case 'failed': // rolled back: the unit goes back and the buyer may try again
@@ -285,6 +293,29 @@ export class RedisSegmentedStock implements StockStrategy {
       }
     }
   }
+}
+
+interface HeldReservation {
+  heldKey: string;
+  reservation: string;
+}
+
+/** DataLoader's batch function: the reservations gathered in one tick, one ZREM per segment. */
+function forgetReservationsOf(scripts: StockScripts) {
+  return async (held: readonly HeldReservation[]): Promise<(void | Error)[]> => {
+    const failed = new Map<string, Error>();
+    await Promise.all(
+      [...groupBy(held, (h) => h.heldKey)].map(([heldKey, group]) =>
+        scripts
+          .forgetReservations(
+            heldKey,
+            group.map((h) => h.reservation),
+          )
+          .catch((err: Error) => failed.set(heldKey, err)),
+      ),
+    );
+    return held.map(({ heldKey }) => failed.get(heldKey));
+  };
 }
 
 /** Spreads `stock` units over `segments` counters as evenly as possible (the first ones get the remainder). */

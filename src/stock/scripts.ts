@@ -11,6 +11,7 @@ const LUA = {
   claimAndTake: 4,
   takeIfPositive: 3,
   acquireLock: 2,
+  claimAndAcquireLock: 3,
   fencedTakeAndUnlock: 4,
   tokenFencedTake: 4,
   releaseLock: 1,
@@ -49,6 +50,7 @@ const ACQUIRE: Record<number, LockAcquire> = {
   [-1]: 'contended',
   [-2]: 'missing',
 };
+const CLAIM_ACQUIRE: Record<number, LockAcquire | 'duplicate'> = { ...ACQUIRE, [-3]: 'duplicate' };
 const RETURN_UNIT = { 1: 'returned', 0: 'already_returned', [-2]: 'missing' } as const;
 
 export class StockScripts {
@@ -90,6 +92,30 @@ export class StockScripts {
 
   async acquireLock(k: SegmentKeys, token: string, ttlMs: number): Promise<LockAcquire> {
     return decode(ACQUIRE, await this.redis.acquireLock(k.stock, k.lock, token, ttlMs), 'acquire-lock');
+  }
+
+  async claimAndAcquireLock(
+    k: SegmentKeys,
+    userId: string,
+    reservation: string,
+    token: string,
+    ttlMs: number,
+  ): Promise<LockAcquire | 'duplicate'> {
+    const reply = await this.redis.claimAndAcquireLock(
+      k.stock,
+      k.lock,
+      k.buyers,
+      userId,
+      reservation,
+      token,
+      ttlMs,
+    );
+    return decode(CLAIM_ACQUIRE, reply, 'claim-and-acquire-lock');
+  }
+
+  /** Removes the reservations of ordered purchases (their units are now the database's) in one command. */
+  async forgetReservations(heldKey: string, reservations: string[]): Promise<void> {
+    await this.redis.zrem(heldKey, ...reservations);
   }
 
   async fencedTakeAndUnlock(k: SegmentKeys, token: string, reservation: string): Promise<SegmentTake> {

@@ -3,12 +3,28 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '../infra/redis';
 import type { SegmentKeys } from './keys';
-import type { SegmentTake, StockScripts } from './scripts';
+import type { ClaimTake, SegmentTake, StockScripts } from './scripts';
 
 export interface SegmentTaker {
-  /** lua only: the buyer's claim and the take on its home segment go in one script. */
-  readonly claimsAndTakes: boolean;
+  /**
+   * A purchase's first attempt, on the buyer's home segment (whose slot holds the buyer's claim): claim the user
+   * (one purchase per user and item), then take from that segment. 'missing': nothing was claimed or taken.
+   */
+  claimAndTake(home: SegmentKeys, userId: string, reservation: string): Promise<ClaimTake>;
+  /** A further attempt, on another segment, for a buyer already claimed. */
   take(keys: SegmentKeys, reservation: string): Promise<SegmentTake>;
+}
+
+/** Claim and take as two steps (the strategies whose take is not a script on the stock's Redis). */
+async function claimThenTake(
+  scripts: StockScripts,
+  taker: Pick<SegmentTaker, 'take'>,
+  home: SegmentKeys,
+  userId: string,
+  reservation: string,
+): Promise<ClaimTake> {
+  if (!(await scripts.claim(home, userId, reservation))) return 'duplicate';
+  return taker.take(home, reservation);
 }
 
 /**
@@ -17,18 +33,28 @@ export interface SegmentTaker {
  * that script's answer is lost is the lock released on its own (compare-and-delete, harmless if the take did it).
  */
 export function lockedTaker(scripts: StockScripts, lockTtlMs: number): SegmentTaker {
+  const takeUnderLock = async (keys: SegmentKeys, token: string, reservation: string) => {
+    try {
+      return await scripts.fencedTakeAndUnlock(keys, token, reservation);
+    } catch (err) {
+      await scripts.releaseLock(keys.lock, token).catch(() => undefined);
+      throw err;
+    }
+  };
+  const newToken = () => randomBytes(12).toString('base64url');
   return {
-    claimsAndTakes: false,
+    // The claim rides with the home segment's lock: one round trip less per purchase, the lock still a real one.
+    async claimAndTake(home, userId, reservation) {
+      const token = newToken();
+      const acquired = await scripts.claimAndAcquireLock(home, userId, reservation, token, lockTtlMs);
+      if (acquired !== 'acquired') return acquired;
+      return takeUnderLock(home, token, reservation);
+    },
     async take(keys, reservation) {
-      const token = randomBytes(12).toString('base64url');
+      const token = newToken();
       const acquired = await scripts.acquireLock(keys, token, lockTtlMs);
       if (acquired !== 'acquired') return acquired;
-      try {
-        return await scripts.fencedTakeAndUnlock(keys, token, reservation);
-      } catch (err) {
-        await scripts.releaseLock(keys.lock, token).catch(() => undefined);
-        throw err;
-      }
+      return takeUnderLock(keys, token, reservation);
     },
   };
 }
@@ -66,8 +92,8 @@ export function externalLockTaker(
   lock: SegmentLock,
   hooks: ExternalLockHooks = {},
 ): SegmentTaker {
-  return {
-    claimsAndTakes: false,
+  const taker: SegmentTaker = {
+    claimAndTake: (home, userId, reservation) => claimThenTake(scripts, taker, home, userId, reservation),
     async take(keys, reservation) {
       const left = await scripts.counter(keys);
       if (left === undefined) return 'missing';
@@ -84,20 +110,24 @@ export function externalLockTaker(
       }
     },
   };
+  return taker;
 }
 
 /** lua: one atomic "decrement if positive" per segment; no lock, never contended. */
 export function luaTaker(scripts: StockScripts): SegmentTaker {
-  return { claimsAndTakes: true, take: (keys, reservation) => scripts.takeIfPositive(keys, reservation) };
+  return {
+    claimAndTake: (home, userId, reservation) => scripts.claimAndTake(home, userId, reservation),
+    take: (keys, reservation) => scripts.takeIfPositive(keys, reservation),
+  };
 }
 
 /**
  * naive: read, check, write with no lock or script: the control group. Two buyers that read the same value both
  * "take" a unit and write the same new value, so the counter loses decrements and the item oversells.
  */
-export function naiveTaker(redis: RedisClient): SegmentTaker {
-  return {
-    claimsAndTakes: false,
+export function naiveTaker(redis: RedisClient, scripts: StockScripts): SegmentTaker {
+  const taker: SegmentTaker = {
+    claimAndTake: (home, userId, reservation) => claimThenTake(scripts, taker, home, userId, reservation),
     async take(keys, reservation) {
       const counter = await redis.get(keys.stock);
       if (counter === null) return 'missing';
@@ -108,4 +138,5 @@ export function naiveTaker(redis: RedisClient): SegmentTaker {
       return 'taken';
     },
   };
+  return taker;
 }

@@ -1,0 +1,883 @@
+/**
+ * Where each committed order's CPU goes, across the whole stack: the service's processes, PostgreSQL and Redis, read
+ * from /proc around a crowd of autocannon buyers. Also a bare express app and the sold-out path, for scale.
+ *   npm run bench:cpu                                   (tsx bench/cpu.ts)
+ *   BENCH_CPU_PROF=<dir> npm run bench:cpu              also a CPU profile of every service process, summarised
+ *   sizes: BENCH_CPU_STRATEGIES (segmented-lock,lua), BENCH_ROUNDS (2), BENCH_DURATION_S (5), BENCH_WARMUP_S (2),
+ *          BENCH_CONNECTIONS (64), BENCH_SEGMENTS (8), BENCH_TIME_LIMIT_S (1200)
+ *
+ * Everything runs privately on 127.0.0.1, so every process measured is one this run started: a redis-server, a
+ * PostgreSQL cluster with fsync and synchronous_commit on (speed must not come from weaker durability), the service
+ * as real child processes (broker, one api process with the worker role, relay, consumer) and a bare express app in
+ * a child of its own. autocannon runs in this process; its CPU is reported ("load generator") but not counted in the
+ * stack.
+ *
+ * A process's CPU is utime + stime of /proc/<pid>/stat (all its threads) plus cutime + cstime (the children it has
+ * reaped). PostgreSQL forks a backend per connection: its figure is the postmaster and all its children at each
+ * snapshot, and a backend that exited in between is still counted through the postmaster's cutime/cstime. The pools
+ * keep their connections, so after the warm-up the same backends are there at both snapshots.
+ *
+ * A purchase window runs from just before the crowd until the pipeline drained after it (outbox relayed, consumer
+ * caught up), so the relay's and the consumer's work for the window's orders is inside it. The /stats polls that
+ * wait for the drain (every 50 ms; a few database queries each) are inside it too; their count is reported.
+ */
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { Session } from 'node:inspector';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import express from 'express';
+import { Client } from 'pg';
+import { STRATEGY_NAMES, type StrategyName } from '../src/config';
+import { applyMigrations } from '../src/infra/migrations';
+import { startRedisServer, type LockServer } from '../src/sim/lock-servers';
+import { startPrivatePostgres, type PrivatePostgres } from '../src/sim/private-postgres';
+import { startServiceProcesses, type ServiceProcesses } from '../src/sim/service-processes';
+import { formatSummary, readProfile, summarizeProfile } from './cpu-profile-top';
+
+const EXPRESS_FLAG = '--bench-cpu-express-child';
+/**
+ * Set in the service children's environment when profiling: they then run this file as their entry, which starts the
+ * inspector's profiler on SIGUSR2 and writes the profile at exit. `--cpu-prof` itself is refused in NODE_OPTIONS (Node
+ * 20), and the children's command line (service-processes.ts) takes no node flags.
+ */
+const PROFILED_CHILD_ENV = 'BENCH_CPU_PROFILE_CHILD_DIR';
+const PROFILE_START_SIGNAL = 'SIGUSR2';
+
+/** Long enough that no order expires (and gives its unit back) while the bench runs. */
+const PAYMENT_TIMEOUT_MS = 3_600_000;
+/** Large enough that the purchase path never reaches sold-out inside a window. */
+const PURCHASE_STOCK = 10_000_000;
+const DRAIN_POLL_MS = 50;
+const DRAIN_TIMEOUT_MS = 30_000;
+const REPO_ROOT = path.resolve(__dirname, '..');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Settings
+
+function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be an integer >= 1, got "${raw}"`);
+  return value;
+}
+
+function strategiesFromEnv(): StrategyName[] {
+  const names = (process.env.BENCH_CPU_STRATEGIES || 'segmented-lock,lua').split(',').map((s) => s.trim());
+  const unknown = names.filter((name) => !(STRATEGY_NAMES as readonly string[]).includes(name));
+  if (!names.length || unknown.length)
+    throw new Error(`BENCH_CPU_STRATEGIES: unknown ${unknown.join(', ')}; use ${STRATEGY_NAMES.join(', ')}`);
+  return names as StrategyName[];
+}
+
+function readSettings() {
+  return {
+    strategies: strategiesFromEnv(),
+    rounds: positiveInt('BENCH_ROUNDS', 2),
+    durationSec: positiveInt('BENCH_DURATION_S', 5),
+    warmupSec: positiveInt('BENCH_WARMUP_S', 2),
+    connections: positiveInt('BENCH_CONNECTIONS', 64),
+    segments: positiveInt('BENCH_SEGMENTS', 8),
+    timeLimitSec: positiveInt('BENCH_TIME_LIMIT_S', 1_200),
+    profileDir: process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined,
+  };
+}
+type Settings = ReturnType<typeof readSettings>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// CPU from /proc
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const MS_PER_TICK = 1000 / CLK_TCK;
+
+interface ProcStat {
+  ppid: number;
+  /** utime + stime + cutime + cstime, in clock ticks. */
+  ticks: number;
+}
+
+/** Fields after the parenthesised command name (which may hold spaces): state is [0], ppid [1], utime [11]. */
+function parseStat(text: string): ProcStat {
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number);
+  return { ppid: Number(fields[1]), ticks: utime + stime + cutime + cstime };
+}
+
+/** Every process of the machine, read once per snapshot; one that exits between listing and reading is skipped. */
+function procTable(): Map<number, ProcStat> {
+  const table = new Map<number, ProcStat>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      table.set(Number(entry), parseStat(readFileSync(`/proc/${entry}/stat`, 'utf8')));
+    } catch {
+      // gone
+    }
+  }
+  return table;
+}
+
+/** `root` and all its descendants that are in the table. */
+function processTree(table: Map<number, ProcStat>, root: number): number[] {
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++)
+    for (const [pid, stat] of table) if (stat.ppid === tree[i]) tree.push(pid);
+  return tree.filter((pid) => table.has(pid));
+}
+
+const GROUPS = ['api', 'relay', 'consumer', 'broker', 'postgres', 'redis', 'express'] as const;
+type Group = (typeof GROUPS)[number];
+const SERVICE_GROUPS: readonly Group[] = ['api', 'relay', 'consumer', 'broker'];
+const STACK_GROUPS: readonly Group[] = [...SERVICE_GROUPS, 'postgres', 'redis'];
+
+interface CpuSnapshot {
+  ticks: Record<Group, number>;
+  /** How many processes each group had (PostgreSQL: postmaster + backends + background processes). */
+  processes: Record<Group, number>;
+}
+
+/** Says which PIDs make up each group right now. */
+type GroupPids = (table: Map<number, ProcStat>) => Record<Group, number[]>;
+
+function snapshotCpu(groupPids: GroupPids): CpuSnapshot {
+  const table = procTable();
+  const pids = groupPids(table);
+  const ticks = {} as Record<Group, number>;
+  const processes = {} as Record<Group, number>;
+  for (const group of GROUPS) {
+    const present = pids[group].filter((pid) => table.has(pid));
+    ticks[group] = present.reduce((sum, pid) => sum + table.get(pid)!.ticks, 0);
+    processes[group] = present.length;
+  }
+  return { ticks, processes };
+}
+
+/** CPU ms per group between two snapshots. */
+function cpuMsBetween(before: CpuSnapshot, after: CpuSnapshot): Record<Group, number> {
+  const ms = {} as Record<Group, number>;
+  for (const group of GROUPS) ms[group] = (after.ticks[group] - before.ticks[group]) * MS_PER_TICK;
+  return ms;
+}
+
+const sumOf = (cpu: Record<Group, number>, groups: readonly Group[]) =>
+  groups.reduce((sum, group) => sum + cpu[group], 0);
+
+// ---------------------------------------------------------------------------------------------------------------
+// The stack under test
+
+interface Stack {
+  redis: LockServer;
+  postgres: PrivatePostgres;
+  db: Client;
+  service: ServiceProcesses;
+  apiUrl: string;
+  adminToken: string;
+  express: ChildProcess;
+  expressUrl: string;
+  groupPids: GroupPids;
+}
+
+/** Stops, last started first; each runs once even if cleanup is asked for twice (error, then a signal). */
+class Cleanup {
+  private readonly steps: { name: string; run: () => Promise<unknown> | unknown }[] = [];
+  private running?: Promise<void>;
+
+  add(name: string, run: () => Promise<unknown> | unknown): void {
+    this.steps.push({ name, run });
+  }
+
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const step of this.steps.reverse())
+        await Promise.resolve()
+          .then(step.run)
+          .catch((err) => console.error(`bench: stopping ${step.name} failed:`, err));
+    })();
+    return this.running;
+  }
+}
+
+function serviceEnv(
+  stack: { databaseUrl: string; redisUrl: string; adminToken: string },
+  settings: Settings,
+) {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: stack.databaseUrl,
+    REDIS_URL: stack.redisUrl,
+    ADMIN_TOKEN: stack.adminToken,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_USER_PER_SEC: '0', // every request is a new buyer anyway: measure the path, not the limiter
+    MAX_IN_FLIGHT: '0',
+  };
+  // Ours, not the machine's: a configured broker or Redis Cluster would put processes outside the measurement.
+  delete env.KAFKA_BROKERS;
+  delete env.REDIS_CLUSTER_NODES;
+  if (settings.profileDir) env[PROFILED_CHILD_ENV] = settings.profileDir;
+  return env;
+}
+
+async function startStack(settings: Settings, cleanup: Cleanup): Promise<Stack> {
+  const redis = await startRedisServer();
+  cleanup.add('redis-server', () => redis.stop());
+  const postgres = await startPrivatePostgres({ durable: true });
+  cleanup.add('PostgreSQL', () => postgres.stop());
+  const databaseUrl = `${postgres.url}/seckill`;
+  await applyMigrations(databaseUrl);
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  cleanup.add('database client', () => db.end());
+
+  const brokerDataDir = mkdtempSync(path.join(os.tmpdir(), 'seckill-bench-cpu-kafka-'));
+  cleanup.add('broker data', () => rmSync(brokerDataDir, { recursive: true, force: true }));
+  const adminToken = randomBytes(24).toString('base64url');
+  if (settings.profileDir) mkdirSync(settings.profileDir, { recursive: true });
+  const service = await startServiceProcesses({
+    env: serviceEnv({ databaseUrl, redisUrl: redis.address, adminToken }, settings),
+    brokerDataDir,
+    entry: settings.profileDir ? __filename : undefined,
+  });
+  // SIGTERM, so the children shut down gracefully (and write their profiles).
+  cleanup.add('service processes', () => service.stop());
+
+  const { child: expressChild, url: expressUrl } = await startExpressChild();
+  cleanup.add('express child', () => stopChild(expressChild));
+
+  const pidOf = (name: string, pid: number | undefined) => {
+    if (pid === undefined) throw new Error(`${name} has no PID`);
+    return pid;
+  };
+  const roots = {
+    api: pidOf('api', service.apis[0].pid),
+    relay: pidOf('relay', service.relay.pid),
+    consumer: pidOf('consumer', service.consumer.pid),
+    broker: pidOf('broker', service.broker?.pid),
+    redis: pidOf('redis-server', redis.pid()),
+    express: pidOf('express child', expressChild.pid),
+  };
+  const groupPids: GroupPids = (table) => ({
+    api: processTree(table, roots.api),
+    relay: processTree(table, roots.relay),
+    consumer: processTree(table, roots.consumer),
+    broker: processTree(table, roots.broker),
+    redis: processTree(table, roots.redis),
+    express: processTree(table, roots.express),
+    postgres: postgres.pids(),
+  });
+  return {
+    redis,
+    postgres,
+    db,
+    service,
+    apiUrl: service.urls[0],
+    adminToken,
+    express: expressChild,
+    expressUrl,
+    groupPids,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Child processes of this file: the bare express app, and (when profiling) the service's processes
+
+function runExpressChild(): void {
+  const app = express();
+  app.use(express.json({ limit: '8kb' }));
+  app.post('/seckill', (_req, res) => {
+    res.status(200).json({ status: 'ok' });
+  });
+  const server: Server = app.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    if (typeof address !== 'object' || !address) throw new Error('express has no TCP address');
+    process.send!({ url: `http://127.0.0.1:${address.port}` });
+  });
+  // The parent disconnects to say "done", and also when it dies: nothing is left running.
+  process.once('disconnect', () => process.exit(0));
+}
+
+function startExpressChild(): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(__filename, [EXPRESS_FLAG], { execArgv: process.execArgv });
+  return new Promise((resolve, reject) => {
+    child.once('message', (message) => resolve({ child, url: (message as { url: string }).url }));
+    child.once('exit', (code) => reject(new Error(`express child exited (${code}) before it was ready`)));
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  if (child.connected) child.disconnect();
+  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(killer);
+}
+
+/** `serve --role api,worker …` → "api+worker", `broker …` → "broker". */
+function roleOfThisProcess(): string {
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--role');
+  return at >= 0 ? (args[at + 1] ?? 'serve').replace(/,/g, '+') : (args[0] ?? 'node');
+}
+
+/**
+ * A service process with the inspector's profiler: started on SIGUSR2 (the parent sends it once everything is up,
+ * so start-up and TypeScript compilation stay out of the profile), written when the process exits. In an exit
+ * handler only synchronous work runs; an in-thread inspector session answers synchronously.
+ */
+async function runProfiledServiceChild(dir: string): Promise<void> {
+  const session = new Session();
+  session.connect();
+  let profiling = false;
+  process.on(PROFILE_START_SIGNAL, () => {
+    if (profiling) return;
+    session.post('Profiler.enable');
+    session.post('Profiler.start');
+    profiling = true;
+  });
+  process.on('exit', () => {
+    if (!profiling) return;
+    session.post('Profiler.stop', (err, result) => {
+      if (err) return console.error('bench: Profiler.stop failed', err);
+      const file = path.join(dir, `${roleOfThisProcess()}-${process.pid}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(result.profile));
+    });
+  });
+  await import('../src/main');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Talking to the service
+
+async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function createSale(stack: Stack, settings: Settings, strategy: StrategyName, stock: number) {
+  const created = await postJson(
+    `${stack.apiUrl}/admin/sales`,
+    {
+      name: `bench-cpu ${strategy} ${stock}`,
+      stock,
+      segments: settings.segments,
+      strategy,
+      paymentTimeoutMs: PAYMENT_TIMEOUT_MS,
+    },
+    { authorization: `Bearer ${stack.adminToken}` },
+  );
+  if (created.status !== 201)
+    throw new Error(`creating a sale failed: ${created.status} ${JSON.stringify(created.body)}`);
+  return String(created.body.itemId);
+}
+
+async function createSoldOutSale(stack: Stack, settings: Settings): Promise<string> {
+  const itemId = await createSale(stack, settings, settings.strategies[0], 1);
+  const bought = await postJson(`${stack.apiUrl}/seckill`, { userId: 'bench-cpu-first-buyer', itemId });
+  if (bought.status !== 201) throw new Error(`buying the only unit failed: ${bought.status}`);
+  return itemId;
+}
+
+async function countOrders(stack: Stack, itemId: string): Promise<number> {
+  const { rows } = await stack.db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM orders WHERE item_id = $1',
+    [itemId],
+  );
+  return rows[0].n;
+}
+
+interface Drain {
+  /** null: not drained within DRAIN_TIMEOUT_MS. */
+  ms: number | null;
+  polls: number;
+}
+
+/** Until every sale's outbox is relayed and the consumer caught up (GET /stats). */
+async function waitForDrain(stack: Stack): Promise<Drain> {
+  const started = performance.now();
+  let polls = 0;
+  while (performance.now() - started < DRAIN_TIMEOUT_MS) {
+    polls++;
+    const stats = (await (await fetch(`${stack.apiUrl}/stats`)).json()) as {
+      items: { outboxPending: number; consumerLag: number }[];
+    };
+    if (stats.items.every((item) => item.outboxPending === 0 && item.consumerLag === 0))
+      return { ms: performance.now() - started, polls };
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+  }
+  return { ms: null, polls };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Targets and measurements
+
+type TargetKind = 'purchase' | 'express' | 'soldOut';
+
+interface Target {
+  name: string;
+  kind: TargetKind;
+  url: string;
+  itemId?: string;
+  /** Shared by the target's warm-ups and windows, so that every request names a buyer never seen before. */
+  requests: autocannon.Request[];
+}
+
+function distinctUserRequests(prefix: string, itemId: string): autocannon.Request[] {
+  let sent = 0;
+  return [
+    {
+      setupRequest: (request) => ({
+        ...request,
+        body: JSON.stringify({ userId: `${prefix}-${sent++}`, itemId }),
+      }),
+    },
+  ];
+}
+
+async function buildTargets(stack: Stack, settings: Settings): Promise<Target[]> {
+  const run = Date.now().toString(36);
+  const purchases: Target[] = [];
+  for (const strategy of settings.strategies) {
+    const itemId = await createSale(stack, settings, strategy, PURCHASE_STOCK);
+    const requests = distinctUserRequests(`${run}-${strategy}`, itemId);
+    purchases.push({ name: strategy, kind: 'purchase', url: stack.apiUrl, itemId, requests });
+  }
+  const soldOutItem = await createSoldOutSale(stack, settings);
+  return [
+    ...purchases,
+    // The express app ignores the body; the same shape keeps the request's size and parsing equal.
+    {
+      name: 'bare express',
+      kind: 'express',
+      url: stack.expressUrl,
+      requests: distinctUserRequests(`${run}-x`, '1'),
+    },
+    {
+      name: 'sold-out',
+      kind: 'soldOut',
+      url: stack.apiUrl,
+      itemId: soldOutItem,
+      requests: distinctUserRequests(`${run}-so`, soldOutItem),
+    },
+  ];
+}
+
+function crowd(target: Target, settings: Settings, durationSec: number): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url: `${target.url}/seckill`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        connections: settings.connections,
+        pipelining: 1,
+        duration: durationSec,
+        requests: target.requests,
+      },
+      (err: unknown, result: autocannon.Result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}
+
+interface Measurement {
+  target: string;
+  kind: TargetKind;
+  round: number;
+  crowdMs: number;
+  /** From the first CPU snapshot to the second: the crowd, plus the drain after it for purchases. */
+  windowMs: number;
+  /** Responses received in the window, any status. */
+  responses: number;
+  /** Orders committed in the window (purchase targets). */
+  orders: number;
+  statusCounts: Record<string, number>;
+  errors: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Purchase targets: from the crowd's end until the pipeline drained. */
+  drainAfterCrowd?: Drain;
+  drainBefore: Drain;
+  /** CPU ms of each group in the window (purchase: crowd + drain; others: the crowd). */
+  cpuMs: Record<Group, number>;
+  loadGeneratorMs: number;
+  processes: { before: Record<Group, number>; after: Record<Group, number> };
+}
+
+function statusCounts(result: autocannon.Result): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const [status, stats] of Object.entries(result.statusCodeStats ?? {}))
+    counts[status] = stats.count ?? 0;
+  return counts;
+}
+
+async function measure(
+  stack: Stack,
+  settings: Settings,
+  target: Target,
+  round: number,
+): Promise<Measurement> {
+  await crowd(target, settings, settings.warmupSec); // JIT, full connection pools, caches: discarded
+  // The previous target's and the warm-up's orders are still flowing through the pipeline: outside the window.
+  const drainBefore = await waitForDrain(stack);
+  if (drainBefore.ms === null)
+    progress(`${target.name}: pipeline not drained after the warm-up; measuring anyway`);
+  const ordersBefore = target.kind === 'purchase' ? await countOrders(stack, target.itemId!) : 0;
+
+  const before = snapshotCpu(stack.groupPids);
+  const loadGenerator = process.cpuUsage();
+  const started = performance.now();
+  const result = await crowd(target, settings, settings.durationSec);
+  const crowdMs = performance.now() - started;
+  const loadGeneratorUs = process.cpuUsage(loadGenerator);
+  const drainAfterCrowd = target.kind === 'purchase' ? await waitForDrain(stack) : undefined;
+  const after = snapshotCpu(stack.groupPids);
+  const windowMs = performance.now() - started;
+
+  const ordersAfter = target.kind === 'purchase' ? await countOrders(stack, target.itemId!) : 0;
+  const counts = statusCounts(result);
+  return {
+    target: target.name,
+    kind: target.kind,
+    round,
+    crowdMs,
+    windowMs,
+    responses: Object.values(counts).reduce((sum, n) => sum + n, 0),
+    orders: ordersAfter - ordersBefore,
+    statusCounts: counts,
+    errors: result.errors + result.timeouts,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    drainAfterCrowd,
+    drainBefore,
+    cpuMs: cpuMsBetween(before, after),
+    loadGeneratorMs: (loadGeneratorUs.user + loadGeneratorUs.system) / 1000,
+    processes: { before: before.processes, after: after.processes },
+  };
+}
+
+/** Round r runs the targets rotated by r, so slow drift in the machine's load does not always hit the same one. */
+function rotated<T>(items: T[], by: number): T[] {
+  const shift = by % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Figures
+
+interface PurchaseFigures {
+  ordersPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  drainMs: number | null;
+  /** CPU ms per committed order, per group and for the sums. */
+  perOrder: Record<Group | 'service' | 'stack' | 'loadGenerator', number>;
+  /**
+   * Cores each group kept busy in the window (CPU ms / wall ms). The pipeline's processes poll and batch, so their
+   * CPU follows time more than orders: this says whether a per-order figure is really per order.
+   */
+  cores: Record<Group | 'stack', number>;
+}
+
+interface BaselineFigures {
+  reqPerSec: number;
+  /** express: the express child's CPU ms per request; sold-out: the api process's. */
+  cpuMsPerRequest: number;
+  /** sold-out: the stack's CPU ms per request. */
+  stackMsPerRequest: number;
+  /** sold-out: against bare express of the same round. */
+  vsExpressReqPerSec?: number;
+  vsExpressCpu?: number;
+}
+
+function purchaseFigures(m: Measurement): PurchaseFigures {
+  const per = (ms: number) => (m.orders > 0 ? ms / m.orders : NaN);
+  const perOrder = {} as PurchaseFigures['perOrder'];
+  for (const group of GROUPS) perOrder[group] = per(m.cpuMs[group]);
+  perOrder.service = per(sumOf(m.cpuMs, SERVICE_GROUPS));
+  perOrder.stack = per(sumOf(m.cpuMs, STACK_GROUPS));
+  perOrder.loadGenerator = per(m.loadGeneratorMs);
+  const cores = {} as PurchaseFigures['cores'];
+  for (const group of GROUPS) cores[group] = m.cpuMs[group] / m.windowMs;
+  cores.stack = sumOf(m.cpuMs, STACK_GROUPS) / m.windowMs;
+  return {
+    ordersPerSec: (m.orders / m.crowdMs) * 1000,
+    p50Ms: m.p50Ms,
+    p99Ms: m.p99Ms,
+    drainMs: m.drainAfterCrowd?.ms ?? null,
+    perOrder,
+    cores,
+  };
+}
+
+function baselineFigures(m: Measurement, express?: Measurement): BaselineFigures {
+  const reqPerSec = (m.responses / m.crowdMs) * 1000;
+  const own = m.kind === 'express' ? m.cpuMs.express : m.cpuMs.api;
+  const figures: BaselineFigures = {
+    reqPerSec,
+    cpuMsPerRequest: own / m.responses,
+    stackMsPerRequest: sumOf(m.cpuMs, STACK_GROUPS) / m.responses,
+  };
+  if (m.kind === 'soldOut' && express) {
+    const bare = baselineFigures(express);
+    figures.vsExpressReqPerSec = reqPerSec / bare.reqPerSec;
+    figures.vsExpressCpu = figures.cpuMsPerRequest / bare.cpuMsPerRequest;
+  }
+  return figures;
+}
+
+interface RoundFigures {
+  round: number;
+  purchases: Record<string, PurchaseFigures>;
+  express: BaselineFigures;
+  soldOut: BaselineFigures;
+}
+
+function roundFigures(round: number, measurements: Measurement[]): RoundFigures {
+  const of = (kind: TargetKind) => measurements.find((m) => m.kind === kind)!;
+  const purchases: Record<string, PurchaseFigures> = {};
+  for (const m of measurements.filter((m) => m.kind === 'purchase')) purchases[m.target] = purchaseFigures(m);
+  return {
+    round,
+    purchases,
+    express: baselineFigures(of('express')),
+    soldOut: baselineFigures(of('soldOut'), of('express')),
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (!sorted.length) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * Field by field, the median over the rounds (nested objects likewise); a field null in some round (a drain that
+ * timed out) is the median of the others.
+ */
+function medianOf<T extends object>(rows: T[]): T {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(rows[0])) {
+    const values = rows.map((row) => (row as Record<string, unknown>)[key]);
+    if (values.every((v) => v === null || v === undefined || typeof v === 'number')) {
+      const numbers = values.filter((v): v is number => typeof v === 'number');
+      out[key] = numbers.length ? median(numbers) : null;
+    } else out[key] = medianOf(values as object[]);
+  }
+  return out as T;
+}
+
+function summaryFigures(rounds: RoundFigures[], strategies: StrategyName[]): Omit<RoundFigures, 'round'> {
+  const purchases: Record<string, PurchaseFigures> = {};
+  for (const strategy of strategies) purchases[strategy] = medianOf(rounds.map((r) => r.purchases[strategy]));
+  return {
+    purchases,
+    express: medianOf(rounds.map((r) => r.express)),
+    soldOut: medianOf(rounds.map((r) => r.soldOut)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Output
+
+const whole = (value: number) => Math.round(value).toLocaleString('en');
+const fixed = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+const msOrNever = (value: number | null) => (value === null ? `> ${whole(DRAIN_TIMEOUT_MS)}` : whole(value));
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
+function progress(line: string): void {
+  console.log(`  … ${line}`);
+}
+
+function purchaseLines(name: string, f: PurchaseFigures): string[] {
+  const p = f.perOrder;
+  const stackTotal = p.stack || NaN;
+  const share = (group: Group) => `${group} ${fixed((p[group] / stackTotal) * 100, 0)}%`;
+  return [
+    `${name.padEnd(15)} orders/s ${whole(f.ordersPerSec)}  p50 ${whole(f.p50Ms)} ms p99 ${whole(f.p99Ms)} ms  ` +
+      `drain ${msOrNever(f.drainMs)} ms`,
+    `  cpu ms/order: api ${fixed(p.api)} · relay ${fixed(p.relay)} · consumer ${fixed(p.consumer)} · ` +
+      `broker ${fixed(p.broker)} · service ${fixed(p.service)} · postgres ${fixed(p.postgres)} · ` +
+      `redis ${fixed(p.redis)} · stack ${fixed(p.stack)} (load generator ${fixed(p.loadGenerator)})`,
+    `  share: ${STACK_GROUPS.map(share).join(' · ')}`,
+    `  cores busy: ${STACK_GROUPS.map((group) => `${group} ${fixed(f.cores[group])}`).join(' · ')} · ` +
+      `stack ${fixed(f.cores.stack)}`,
+  ];
+}
+
+function baselineLines(figures: Omit<RoundFigures, 'round'>): string[] {
+  const { express, soldOut } = figures;
+  return [
+    `${'bare express'.padEnd(15)} req/s ${whole(express.reqPerSec)}  cpu ms/req ${fixed(express.cpuMsPerRequest, 3)}`,
+    `${'sold-out'.padEnd(15)} req/s ${whole(soldOut.reqPerSec)} (${fixed(soldOut.vsExpressReqPerSec ?? NaN)}x bare)  ` +
+      `api cpu ms/req ${fixed(soldOut.cpuMsPerRequest, 3)} (${fixed(soldOut.vsExpressCpu ?? NaN)}x bare)  ` +
+      `stack cpu ms/req ${fixed(soldOut.stackMsPerRequest, 3)}`,
+  ];
+}
+
+function printFigures(title: string, figures: Omit<RoundFigures, 'round'>): void {
+  console.log(`\n${title}`);
+  for (const [name, f] of Object.entries(figures.purchases)) console.log(purchaseLines(name, f).join('\n'));
+  console.log(baselineLines(figures).join('\n'));
+}
+
+/** Answers other than the target's own success status, and transport errors: a window full of 503s is no figure. */
+function oddAnswers(m: Measurement): string | undefined {
+  const expected = m.kind === 'purchase' ? '201' : m.kind === 'express' ? '200' : '410';
+  const odd = Object.entries(m.statusCounts).filter(([status]) => status !== expected);
+  const parts = odd.map(([status, n]) => `${whole(n)} × ${status}`);
+  if (m.errors) parts.push(`${whole(m.errors)} errors/timeouts`);
+  return parts.length ? parts.join(', ') : undefined;
+}
+
+function printWindowNotes(measurements: Measurement[]): void {
+  for (const m of measurements) {
+    const notes = [
+      m.kind === 'purchase' ? `${whole(m.orders)} orders` : `${whole(m.responses)} responses`,
+      `in ${fixed(m.crowdMs / 1000)} s`,
+      `non-${m.kind === 'purchase' ? '201' : m.kind === 'express' ? '200' : '410'}: ${oddAnswers(m) ?? 'none'}`,
+      m.drainAfterCrowd ? `${m.drainAfterCrowd.polls} /stats polls in the window` : '',
+      `postgres processes ${m.processes.before.postgres} → ${m.processes.after.postgres}`,
+      m.drainBefore.ms === null ? 'NOT drained before the window' : '',
+    ].filter(Boolean);
+    console.log(`  ${m.target}: ${notes.join(', ')}`);
+  }
+}
+
+function printHeader(stack: Stack, settings: Settings): void {
+  const cpus = os.cpus();
+  const pids = stack.groupPids(procTable());
+  console.log('\nseckill bench:cpu');
+  console.log(
+    `node ${process.version}, ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown'}), CLK_TCK ${CLK_TCK}, ` +
+      `load average at start ${loadAverage()}`,
+  );
+  console.log(
+    `${settings.connections} connections, pipelining 1, ${settings.rounds} rounds (order rotated each round), ` +
+      `${settings.warmupSec} s warm-up + ${settings.durationSec} s crowd per target, every request a new buyer; ` +
+      `purchase: stock ${whole(PURCHASE_STOCK)} in ${settings.segments} segments`,
+  );
+  console.log(
+    `PostgreSQL (private, fsync on, synchronous_commit on) pids ${pids.postgres.join(',')}; ` +
+      `redis-server ${pids.redis.join(',')}; api (api+worker) ${pids.api.join(',')}; relay ${pids.relay.join(',')}; ` +
+      `consumer ${pids.consumer.join(',')}; broker ${pids.broker.join(',')}; express ${pids.express.join(',')}; ` +
+      `load generator ${process.pid}`,
+  );
+  if (settings.profileDir) console.log(`CPU profiles of the service processes → ${settings.profileDir}`);
+}
+
+function writeJson(report: unknown): string {
+  const dir = path.join(REPO_ROOT, 'reports'); // gitignored
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `bench-cpu-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}
+
+/** The profiles are written when the children exit: call after the service processes stopped. */
+function printProfiles(dir: string): void {
+  const files = readdirSync(dir)
+    .filter((file) => file.endsWith('.cpuprofile'))
+    .sort();
+  if (!files.length) console.log(`\nno CPU profiles in ${dir} (did the children stop gracefully?)`);
+  for (const file of files) {
+    const full = path.join(dir, file);
+    console.log(`\n${formatSummary(full, summarizeProfile(readProfile(full), 12)).join('\n')}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function runRounds(stack: Stack, settings: Settings, targets: Target[]) {
+  const measurements: Measurement[] = [];
+  const rounds: RoundFigures[] = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    const order = rotated(targets, round - 1);
+    console.log(`\nround ${round} of ${settings.rounds} (${order.map((t) => t.name).join(', ')})`);
+    const inRound: Measurement[] = [];
+    for (const target of order) {
+      progress(`${target.name}: ${settings.warmupSec} s warm-up, ${settings.durationSec} s crowd`);
+      inRound.push(await measure(stack, settings, target, round));
+    }
+    measurements.push(...inRound);
+    rounds.push(roundFigures(round, inRound));
+    printFigures(`round ${round}`, rounds[rounds.length - 1]);
+    printWindowNotes(inRound);
+  }
+  return { measurements, rounds };
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings();
+  const cleanup = new Cleanup();
+  const loadAtStart = loadAverage();
+  const abort = (why: string, code: number) => {
+    console.error(`bench: ${why}; stopping everything`);
+    void cleanup.run().finally(() => process.exit(code));
+  };
+  const deadline = setTimeout(
+    () => abort(`gave up after ${settings.timeLimitSec} s`, 1),
+    settings.timeLimitSec * 1000,
+  );
+  process.once('SIGINT', () => abort('interrupted', 130));
+  process.once('SIGTERM', () => abort('terminated', 143));
+  let report: unknown;
+  let stack: Stack | undefined;
+  try {
+    stack = await startStack(settings, cleanup);
+    printHeader(stack, settings);
+    const targets = await buildTargets(stack, settings);
+    // The sold-out sale's one order must get through: a pipeline that never drains would make every window 30 s
+    // longer and every per-order figure meaningless.
+    if ((await waitForDrain(stack)).ms === null)
+      throw new Error(
+        `the pipeline did not drain one order in ${DRAIN_TIMEOUT_MS} ms (outbox relay or consumer not working)`,
+      );
+    // From here on: profiles cover the rounds, not start-up. (Unprofiled, SIGUSR2 would end a Node process.)
+    if (settings.profileDir)
+      for (const child of stack.service.all()) if (child.pid) process.kill(child.pid, PROFILE_START_SIGNAL);
+    const { measurements, rounds } = await runRounds(stack, settings, targets);
+    const summary = summaryFigures(rounds, settings.strategies);
+    printFigures(`summary: median over ${rounds.length} round(s)`, summary);
+    console.log(`\nload average at start ${loadAtStart}, at end ${loadAverage()}`);
+    report = {
+      generatedAt: new Date().toISOString(),
+      machine: {
+        node: process.version,
+        cores: os.cpus().length,
+        clkTck: CLK_TCK,
+        loadAtStart,
+        loadAtEnd: loadAverage(),
+      },
+      settings,
+      measurements,
+      rounds,
+      summary,
+    };
+  } finally {
+    clearTimeout(deadline);
+    await cleanup.run();
+  }
+  console.log(`\nJSON: ${writeJson(report)}`);
+  if (settings.profileDir) printProfiles(settings.profileDir);
+}
+
+const fail = (error: unknown) => {
+  console.error(error);
+  process.exit(1);
+};
+const profiledChildDir = process.env[PROFILED_CHILD_ENV];
+if (profiledChildDir) runProfiledServiceChild(profiledChildDir).catch(fail);
+else if (process.argv.includes(EXPRESS_FLAG)) runExpressChild();
+else main().catch(fail);
