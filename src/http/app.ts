@@ -68,6 +68,51 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.use(requireJson, express.json({ limit: deps.maxBodyBytes, strict: true }));
 
+  const buyer = buyerIdentity(deps.buyerAuth);
+  /**
+   * The userId a use case acts for. Token mode: the token's subject; a userId in the body must name the same user
+   * (403 forbidden: the caller is known, and asks to act for someone else).
+   */
+  const actingUser = (res: Response, bodyUserId: string | undefined): string => {
+    const subject = buyerOf(res);
+    if (subject === undefined) return bodyUserId!; // open mode: the schema required it
+    if (bodyUserId !== undefined && bodyUserId !== subject) {
+      throw new AppError('forbidden', 'userId in the body must be the token subject or absent');
+    }
+    return subject;
+  };
+  const tokenMode = deps.buyerAuth.mode === 'token';
+
+  const countOutcome = (outcome: SeckillOutcome) => deps.metrics.requests.inc({ outcome });
+  const answer = (res: Response, result: PlaceOrderResult | { status: 'rate_limited' }) =>
+    res
+      .status(SECKILL_STATUS[result.status])
+      .json(result.status === 'ordered' ? { status: 'ordered', orderId: result.orderId } : result);
+  // One handler, no per-route middleware in open mode: at a drop's peak nearly every request is a sold-out answer,
+  // and each express layer costs it a measurable share of bare express.
+  const seckillRoute: RequestHandler = async (req, res) => {
+    const stopTimer = deps.metrics.requestLatency.startTimer();
+    const admitted = deps.protection.enter();
+    try {
+      const body = parseInput(tokenMode ? seckillBodyWithToken : seckillBody, req.body);
+      const input = { itemId: body.itemId, userId: actingUser(res, body.userId) };
+      // Closed and sold-out sales are answered from memory before anything that costs a round trip.
+      const result: PlaceOrderResult | { status: 'rate_limited' } = !admitted
+        ? { status: 'busy' }
+        : (answerFromMemory(deps.purchase, input) ??
+          ((await deps.protection.allow(input.userId, req.ip ?? ''))
+            ? await placeOrder(deps.purchase, input)
+            : { status: 'rate_limited' }));
+      answer(res, result);
+      countOutcome(result.status);
+      stopTimer({ outcome: result.status });
+    } finally {
+      admitted?.done();
+    }
+  };
+  if (tokenMode) app.post('/seckill', buyer, seckillRoute);
+  else app.post('/seckill', seckillRoute);
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -86,44 +131,6 @@ export function createApp(deps: AppDeps): Express {
     });
     res.status(201).json(saleJson(sale));
   });
-
-  const buyer = buyerIdentity(deps.buyerAuth);
-  /**
-   * The userId a use case acts for. Token mode: the token's subject; a userId in the body must name the same user
-   * (403 forbidden: the caller is known, and asks to act for someone else).
-   */
-  const actingUser = (res: Response, bodyUserId: string | undefined): string => {
-    const subject = buyerOf(res);
-    if (subject === undefined) return bodyUserId!; // open mode: the schema required it
-    if (bodyUserId !== undefined && bodyUserId !== subject) {
-      throw new AppError('forbidden', 'userId in the body must be the token subject or absent');
-    }
-    return subject;
-  };
-  const tokenMode = deps.buyerAuth.mode === 'token';
-
-  const countOutcome = (outcome: SeckillOutcome) => deps.metrics.requests.inc({ outcome });
-  app.post(
-    '/seckill',
-    deps.protection.shedLoad(() => countOutcome('busy')),
-    buyer,
-    async (req, res) => {
-      const stopTimer = deps.metrics.requestLatency.startTimer();
-      const body = parseInput(tokenMode ? seckillBodyWithToken : seckillBody, req.body);
-      const input = { itemId: body.itemId, userId: actingUser(res, body.userId) };
-      // Closed and sold-out sales are answered from memory before anything that costs a round trip.
-      const result: PlaceOrderResult | { status: 'rate_limited' } =
-        answerFromMemory(deps.purchase, input) ??
-        ((await deps.protection.allow(input.userId, req.ip ?? ''))
-          ? await placeOrder(deps.purchase, input)
-          : { status: 'rate_limited' });
-      res
-        .status(SECKILL_STATUS[result.status])
-        .json(result.status === 'ordered' ? { status: 'ordered', orderId: result.orderId } : result);
-      countOutcome(result.status);
-      stopTimer({ outcome: result.status });
-    },
-  );
 
   app.get('/items/:itemId', async (req, res) => {
     const { itemId } = parseInput(itemParams, req.params);

@@ -8,7 +8,9 @@ import { tokenSubject } from './validation';
 
 /** Every body this service reads is JSON; anything else is refused before parsing. */
 export const requireJson: RequestHandler = (req, _res, next) => {
-  if (req.method === 'POST' && !req.is('application/json')) {
+  // The exact header nearly every client sends is taken as is; type-is parses the others (charset, case).
+  const type = req.headers['content-type'];
+  if (req.method === 'POST' && type !== 'application/json' && !req.is('application/json')) {
     next(new AppError('unsupported_media_type', 'Content-Type must be application/json'));
     return;
   }

@@ -1,6 +1,5 @@
 // Protection from the crowd: per-user and per-IP rate limits kept in Redis (shared by every API process), and load
 // shedding: past a bound of requests in flight, answer "busy" at once instead of queueing without bound.
-import type { RequestHandler } from 'express';
 import type { RedisClient } from '../infra/redis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
@@ -16,7 +15,11 @@ export interface ProtectionConfig {
 export interface Protection {
   /** false when the user or the IP is over its rate. */
   allow(userId: string, ip: string): Promise<boolean>;
-  shedLoad(onShed: () => void): RequestHandler;
+  /**
+   * Past maxInFlight requests in flight: undefined (shed it, answer busy). Otherwise the request is counted until
+   * `done` runs: the route calls it when its work is over, which an aborted connection does not cut short.
+   */
+  enter(): { done(): void } | undefined;
 }
 
 function limiter(redis: RedisClient, prefix: string, perSec: number): RateLimiterRedis | undefined {
@@ -36,6 +39,8 @@ async function consume(limit: RateLimiterRedis | undefined, key: string): Promis
   }
 }
 
+const ALWAYS_ADMITTED = { done: () => undefined };
+
 export function createProtection(redis: RedisClient, config: ProtectionConfig): Protection {
   const perUser = limiter(redis, 'sk:rl:user', config.userPerSec);
   const perIp = limiter(redis, 'sk:rl:ip', config.ipPerSec);
@@ -45,17 +50,11 @@ export function createProtection(redis: RedisClient, config: ProtectionConfig): 
       const [userOk, ipOk] = await Promise.all([consume(perUser, userId), consume(perIp, ip)]);
       return userOk && ipOk;
     },
-    shedLoad(onShed) {
-      return (_req, res, next) => {
-        if (config.maxInFlight > 0 && inFlight >= config.maxInFlight) {
-          onShed();
-          res.status(503).json({ status: 'busy' });
-          return;
-        }
-        inFlight++;
-        res.once('close', () => inFlight--);
-        next();
-      };
+    enter() {
+      if (config.maxInFlight === 0) return ALWAYS_ADMITTED;
+      if (inFlight >= config.maxInFlight) return undefined;
+      inFlight++;
+      return { done: () => void inFlight-- };
     },
   };
 }

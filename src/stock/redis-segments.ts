@@ -129,12 +129,14 @@ export class RedisSegmentedStock implements StockStrategy {
       }
       if (missing) return this.repairThenBusy(sale);
       if (seenEmpty.size === sale.segments) return this.declareSoldOut(sale.itemId);
-      if ((await this.redis.exists(itemKeys(sale.itemId).soldOut)) === 1) {
+      // Only a walk that met empty segments can be near a sell-out another buyer already declared.
+      if (seenEmpty.size && (await this.redis.exists(itemKeys(sale.itemId).soldOut)) === 1) {
         this.memory.markSoldOut(sale.itemId);
         return { kind: 'sold_out' };
       }
       if (Date.now() >= deadline) return { kind: 'busy' };
-      await sleep(Math.min(1 + round, 10) * Math.random());
+      const backoffMs = Math.min(1 + round, 10);
+      await (this.taker.waitForRelease?.(backoffMs) ?? sleep(backoffMs * Math.random()));
     }
   }
 

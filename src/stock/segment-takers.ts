@@ -13,6 +13,11 @@ export interface SegmentTaker {
   claimAndTake(home: SegmentKeys, userId: string, reservation: string): Promise<ClaimTake>;
   /** A further attempt, on another segment, for a buyer already claimed. */
   take(keys: SegmentKeys, reservation: string): Promise<SegmentTake>;
+  /**
+   * Resolves when this process releases a segment lock, or after `maxMs`: a buyer who found every segment locked
+   * waits for one instead of polling them (first come, first woken).
+   */
+  waitForRelease?(maxMs: number): Promise<void>;
 }
 
 /** Claim and take as two steps (the strategies whose take is not a script on the stock's Redis). */
@@ -31,8 +36,18 @@ async function claimThenTake(
  * segmented-lock (and global-lock, which is the same with one segment): lock the segment with a random token and a
  * short TTL, then decrement under a fencing check of that token and release the lock in the same script. Only when
  * that script's answer is lost is the lock released on its own (compare-and-delete, harmless if the take did it).
+ * A segment this process is already locking is skipped without asking Redis: that acquire could only fail, and under
+ * a crowd most contention is a process's own buyers (the Redis lock stays the one that counts between processes).
  */
 export function lockedTaker(scripts: StockScripts, lockTtlMs: number): SegmentTaker {
+  const busyHere = new Set<string>();
+  /** Buyers waiting for a release, in arrival order (a Set keeps insertion order). */
+  const waiting = new Set<() => void>();
+  const released = (lockKey: string) => {
+    busyHere.delete(lockKey);
+    const first = waiting.values().next();
+    if (!first.done) first.value();
+  };
   const takeUnderLock = async (keys: SegmentKeys, token: string, reservation: string) => {
     try {
       return await scripts.fencedTakeAndUnlock(keys, token, reservation);
@@ -41,20 +56,44 @@ export function lockedTaker(scripts: StockScripts, lockTtlMs: number): SegmentTa
       throw err;
     }
   };
-  const newToken = () => randomBytes(12).toString('base64url');
+  const lockAndTake = async <A extends string>(
+    keys: SegmentKeys,
+    reservation: string,
+    acquire: (token: string) => Promise<A | 'acquired'>,
+  ): Promise<A | SegmentTake> => {
+    busyHere.add(keys.lock);
+    try {
+      const token = randomBytes(12).toString('base64url');
+      const acquired = await acquire(token);
+      if (acquired !== 'acquired') return acquired;
+      return await takeUnderLock(keys, token, reservation);
+    } finally {
+      released(keys.lock);
+    }
+  };
   return {
     // The claim rides with the home segment's lock: one round trip less per purchase, the lock still a real one.
     async claimAndTake(home, userId, reservation) {
-      const token = newToken();
-      const acquired = await scripts.claimAndAcquireLock(home, userId, reservation, token, lockTtlMs);
-      if (acquired !== 'acquired') return acquired;
-      return takeUnderLock(home, token, reservation);
+      if (busyHere.has(home.lock))
+        return (await scripts.claim(home, userId, reservation)) ? 'contended' : 'duplicate';
+      return lockAndTake(home, reservation, (token) =>
+        scripts.claimAndAcquireLock(home, userId, reservation, token, lockTtlMs),
+      );
     },
     async take(keys, reservation) {
-      const token = newToken();
-      const acquired = await scripts.acquireLock(keys, token, lockTtlMs);
-      if (acquired !== 'acquired') return acquired;
-      return takeUnderLock(keys, token, reservation);
+      if (busyHere.has(keys.lock)) return 'contended';
+      return lockAndTake(keys, reservation, (token) => scripts.acquireLock(keys, token, lockTtlMs));
+    },
+    waitForRelease(maxMs) {
+      return new Promise((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          waiting.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, maxMs);
+        waiting.add(wake);
+      });
     },
   };
 }
