@@ -92,6 +92,10 @@ export class OutboxRelay {
   /** One claimed batch of a lane, published and marked in one transaction. Returns how many rows were relayed. */
   private async relayBatch(lane: number): Promise<number> {
     const client = await this.pool.connect();
+    // A connection cut while the batch is being published (no query running) is reported as an 'error' event, which
+    // would end the process unheard; the next query's rejection is what we act on.
+    const ignore = () => undefined;
+    client.on('error', ignore);
     try {
       await client.query('BEGIN');
       const relayed = await this.claimPublishMark(client, lane);
@@ -102,6 +106,8 @@ export class OutboxRelay {
       await client.query('ROLLBACK').catch(() => undefined);
       client.release(err as Error); // the connection may be broken: not reused
       throw err;
+    } finally {
+      client.off('error', ignore);
     }
   }
 

@@ -39,6 +39,11 @@ export interface RedisSegmentsOptions {
 const SOLD_OUT_FLAG_TTL_MS = 1000;
 /** One process repairs a sale at a time; the lock outlives a slow ledger read, not a crashed holder. */
 const REPAIR_LOCK_TTL_MS = 10_000;
+/**
+ * Longest wait for a release of this process's locks before looking again: each release wakes one waiter at once,
+ * so this bounds only the wait for a lock another process holds (polling every segment sooner costs more CPU).
+ */
+const RELEASE_WAIT_MS = 20;
 /** Buyers are written back in chunks so that one command never carries a whole sale. */
 const BUYERS_CHUNK = 1000;
 
@@ -88,18 +93,19 @@ export class RedisSegmentedStock implements StockStrategy {
   async take(sale: SaleStock, purchase: Purchase): Promise<TakeResult> {
     const home = homeSegment(purchase.userId, sale.segments);
     const homeKeys = segmentKeys(sale.itemId, home);
-    const first = await this.taker.claimAndTake(homeKeys, purchase.userId, purchase.reservation);
-    this.options.onAttempt?.(first === 'duplicate' ? 'contended' : first);
-    if (first === 'duplicate') return { kind: 'duplicate' };
-    if (first === 'taken') return { kind: 'taken', segment: home };
+    const release = () => this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation);
     try {
+      const first = await this.taker.claimAndTake(homeKeys, purchase.userId, purchase.reservation);
+      this.options.onAttempt?.(first === 'duplicate' ? 'contended' : first);
+      if (first === 'duplicate') return { kind: 'duplicate' };
+      if (first === 'taken') return { kind: 'taken', segment: home };
       const result =
         first === 'missing' ? this.repairThenBusy(sale) : await this.walk(sale, purchase, home, first);
-      if (result.kind !== 'taken')
-        await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation);
+      if (result.kind !== 'taken') await release();
       return result;
     } catch (err) {
-      await this.scripts.releaseBuyer(homeKeys, purchase.userId, purchase.reservation).catch(() => undefined);
+      // The claim may have been made before the failure (a lock server down, a lost reply): the buyer may try again.
+      await release().catch(() => undefined);
       throw err;
     }
   }
@@ -135,8 +141,7 @@ export class RedisSegmentedStock implements StockStrategy {
         return { kind: 'sold_out' };
       }
       if (Date.now() >= deadline) return { kind: 'busy' };
-      const backoffMs = Math.min(1 + round, 10);
-      await (this.taker.waitForRelease?.(backoffMs) ?? sleep(backoffMs * Math.random()));
+      await (this.taker.waitForRelease?.(RELEASE_WAIT_MS) ?? sleep(Math.min(1 + round, 10) * Math.random()));
     }
   }
 
