@@ -87,8 +87,11 @@ const envSchema = z
     ORDER_BATCH_LINGER_MS: int(2, 0),
     /** Orders waiting for a batch; beyond this a purchase is answered 503 busy at once. */
     ORDER_QUEUE_MAX: int(4096, 1),
-    /** Batches committing at once; each holds one connection of the purchase path's own pool. */
-    ORDER_BATCH_CONCURRENCY: int(2, 1),
+    /**
+     * Batches committing at once; each holds one connection of the purchase path's own pool. 1: batches of one hot
+     * item serialise on its ledger rows anyway, and one at a time they grow (fewer transactions: bench:cpu).
+     */
+    ORDER_BATCH_CONCURRENCY: int(1, 1),
     /** How long a commit whose reply was lost is chased (read back) before the sweeper is left to settle it. */
     ORDER_RESOLVE_TIMEOUT_MS: int(10_000, 100),
     /** 0–1023: keeps order ids unique across processes. Unset: leased from Redis (no two live processes share one). */
@@ -107,7 +110,7 @@ const envSchema = z
     OUTBOX_LANES: int(2, 1).pipe(z.number().max(64)),
     OUTBOX_MAX_IDLE_MS: int(200, 1),
     /** After a partial batch, how long the relay waits for more rows before the next claim. */
-    OUTBOX_LINGER_MS: int(50, 0),
+    OUTBOX_LINGER_MS: int(100, 0),
     OUTBOX_RETENTION_MS: int(3600_000, 0),
     CACHE_TTL_MS: int(30_000, 1),
     CACHE_MISSING_TTL_MS: int(2_000, 1),

@@ -39,6 +39,8 @@ function uniqueByMessage(changes: StockChange[]): StockChange[] {
   return [...new Map(changes.map((c) => [c.messageId, c] as const)).values()];
 }
 
+const OFFSET_COMMIT_INTERVAL_MS = 1000;
+
 export interface ConsumerOptions {
   sessionTimeout?: number;
   heartbeatInterval?: number;
@@ -68,14 +70,20 @@ export class InventoryConsumer {
       groupId: INVENTORY_GROUP,
       sessionTimeout: this.options.sessionTimeout ?? 30_000,
       heartbeatInterval: this.options.heartbeatInterval ?? 3_000,
-      maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 50,
-      minBytes: this.options.minBytes ?? 16 * 1024,
+      maxWaitTimeInMs: this.options.maxWaitTimeInMs ?? 100,
+      minBytes: this.options.minBytes ?? 64 * 1024,
     });
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, (event) => this.onCrash(event.payload.error, event.payload.restart));
     await consumer.connect();
     await consumer.subscribe({ topic: ORDERS_TOPIC, fromBeginning: true });
-    await consumer.run({ eachBatchAutoResolve: false, eachBatch: (payload) => this.applyBatch(payload) });
+    await consumer.run({
+      eachBatchAutoResolve: false,
+      // Offsets are committed at most once a second (and on a clean stop), not after every partition's batch: a
+      // crash re-delivers up to a second of messages, which the dedupe table turns into no-ops.
+      autoCommitInterval: OFFSET_COMMIT_INTERVAL_MS,
+      eachBatch: (payload) => this.applyBatch(payload),
+    });
   }
 
   /** Leaves the group after the batch in flight; its offsets are committed first. */
