@@ -91,6 +91,17 @@ function strategyFromEnv(name: string, fallback: StrategyName): StrategyName {
     throw new Error(`${name} must be one of ${STRATEGY_NAMES.join(', ')}`);
   return raw as StrategyName;
 }
+/** `BENCH_SELLOUT_STRATEGIES=segmented-lock,lua` races only those (default: every strategy). */
+const SELLOUT_STRATEGIES = strategiesFromEnv('BENCH_SELLOUT_STRATEGIES');
+
+function strategiesFromEnv(name: string): readonly StrategyName[] {
+  const raw = process.env[name];
+  if (!raw) return STRATEGY_NAMES;
+  const names = raw.split(',').map((s) => s.trim());
+  const unknown = names.filter((s) => !(STRATEGY_NAMES as readonly string[]).includes(s));
+  if (unknown.length) throw new Error(`${name}: unknown strategies ${unknown.join(', ')}`);
+  return names as StrategyName[];
+}
 /** Long enough that no order expires (and gives its unit back) while the bench runs. */
 const PAYMENT_TIMEOUT_MS = 3_600_000;
 const DRAIN_TIMEOUT_MS = 30_000;
@@ -500,7 +511,7 @@ async function measureSellOuts(targets: TargetsReady): Promise<SellOutRow[]> {
   // First and last: the two runs of the same strategy bracket the others, so their spread includes the drift.
   for (const [strategy, reason] of Object.entries(targets.skipped))
     progress(`sell-out ${strategy} skipped: ${reason}`);
-  const plan = [...STRATEGY_NAMES.filter((s) => !targets.skipped[s]), THROUGHPUT_STRATEGY];
+  const plan = [...SELLOUT_STRATEGIES.filter((s) => !targets.skipped[s]), THROUGHPUT_STRATEGY];
   // Discarded: the first crowd of the process would otherwise pay for JIT and cold pools.
   progress(`sell-out warm-up (discarded): ${THROUGHPUT_STRATEGY}`);
   await measureSellOut(targets, THROUGHPUT_STRATEGY, 0);
