@@ -24,12 +24,10 @@
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { Session } from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon from 'autocannon';
-import express from 'express';
+import type autocannon from 'autocannon';
 import { Client } from 'pg';
 import { STRATEGY_NAMES, type StrategyName } from '../src/config';
 import { applyMigrations } from '../src/infra/migrations';
@@ -37,6 +35,15 @@ import { startRedisServer, type LockServer } from '../src/sim/lock-servers';
 import { startPrivatePostgres, type PrivatePostgres } from '../src/sim/private-postgres';
 import { startServiceProcesses, type ServiceProcesses } from '../src/sim/service-processes';
 import { formatSummary, readProfile, summarizeProfile } from './cpu-profile-top';
+import {
+  createSale,
+  createSoldOutSale,
+  distinctUserRequests,
+  runAutocannon,
+  startBareExpress,
+  urlOf,
+  waitForPipelineDrain,
+} from './service-client';
 
 const EXPRESS_FLAG = '--bench-cpu-express-child';
 /**
@@ -285,16 +292,7 @@ async function startStack(settings: Settings, cleanup: Cleanup): Promise<Stack> 
 // Child processes of this file: the bare express app, and (when profiling) the service's processes
 
 function runExpressChild(): void {
-  const app = express();
-  app.use(express.json({ limit: '8kb' }));
-  app.post('/seckill', (_req, res) => {
-    res.status(200).json({ status: 'ok' });
-  });
-  const server: Server = app.listen(0, '127.0.0.1', () => {
-    const address = server.address();
-    if (typeof address !== 'object' || !address) throw new Error('express has no TCP address');
-    process.send!({ url: `http://127.0.0.1:${address.port}` });
-  });
+  void startBareExpress().then((server) => process.send!({ url: urlOf(server) }));
   // The parent disconnects to say "done", and also when it dies: nothing is left running.
   process.once('disconnect', () => process.exit(0));
 }
@@ -352,37 +350,16 @@ async function runProfiledServiceChild(dir: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------------
 // Talking to the service
 
-async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
+const admin = (stack: Stack) => ({ serviceUrl: stack.apiUrl, adminToken: stack.adminToken });
+
+function createPurchaseSale(stack: Stack, settings: Settings, strategy: StrategyName): Promise<string> {
+  return createSale(admin(stack), {
+    name: `bench-cpu ${strategy}`,
+    stock: PURCHASE_STOCK,
+    segments: settings.segments,
+    strategy,
+    paymentTimeoutMs: PAYMENT_TIMEOUT_MS,
   });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-async function createSale(stack: Stack, settings: Settings, strategy: StrategyName, stock: number) {
-  const created = await postJson(
-    `${stack.apiUrl}/admin/sales`,
-    {
-      name: `bench-cpu ${strategy} ${stock}`,
-      stock,
-      segments: settings.segments,
-      strategy,
-      paymentTimeoutMs: PAYMENT_TIMEOUT_MS,
-    },
-    { authorization: `Bearer ${stack.adminToken}` },
-  );
-  if (created.status !== 201)
-    throw new Error(`creating a sale failed: ${created.status} ${JSON.stringify(created.body)}`);
-  return String(created.body.itemId);
-}
-
-async function createSoldOutSale(stack: Stack, settings: Settings): Promise<string> {
-  const itemId = await createSale(stack, settings, settings.strategies[0], 1);
-  const bought = await postJson(`${stack.apiUrl}/seckill`, { userId: 'bench-cpu-first-buyer', itemId });
-  if (bought.status !== 201) throw new Error(`buying the only unit failed: ${bought.status}`);
-  return itemId;
 }
 
 async function countOrders(stack: Stack, itemId: string): Promise<number> {
@@ -393,26 +370,11 @@ async function countOrders(stack: Stack, itemId: string): Promise<number> {
   return rows[0].n;
 }
 
-interface Drain {
-  /** null: not drained within DRAIN_TIMEOUT_MS. */
-  ms: number | null;
-  polls: number;
-}
+type Drain = Awaited<ReturnType<typeof waitForPipelineDrain>>;
 
 /** Until every sale's outbox is relayed and the consumer caught up (GET /stats). */
-async function waitForDrain(stack: Stack): Promise<Drain> {
-  const started = performance.now();
-  let polls = 0;
-  while (performance.now() - started < DRAIN_TIMEOUT_MS) {
-    polls++;
-    const stats = (await (await fetch(`${stack.apiUrl}/stats`)).json()) as {
-      items: { outboxPending: number; consumerLag: number }[];
-    };
-    if (stats.items.every((item) => item.outboxPending === 0 && item.consumerLag === 0))
-      return { ms: performance.now() - started, polls };
-    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
-  }
-  return { ms: null, polls };
+function waitForDrain(stack: Stack): Promise<Drain> {
+  return waitForPipelineDrain(stack.apiUrl, { timeoutMs: DRAIN_TIMEOUT_MS, pollMs: DRAIN_POLL_MS });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -429,27 +391,20 @@ interface Target {
   requests: autocannon.Request[];
 }
 
-function distinctUserRequests(prefix: string, itemId: string): autocannon.Request[] {
-  let sent = 0;
-  return [
-    {
-      setupRequest: (request) => ({
-        ...request,
-        body: JSON.stringify({ userId: `${prefix}-${sent++}`, itemId }),
-      }),
-    },
-  ];
-}
-
 async function buildTargets(stack: Stack, settings: Settings): Promise<Target[]> {
   const run = Date.now().toString(36);
   const purchases: Target[] = [];
   for (const strategy of settings.strategies) {
-    const itemId = await createSale(stack, settings, strategy, PURCHASE_STOCK);
+    const itemId = await createPurchaseSale(stack, settings, strategy);
     const requests = distinctUserRequests(`${run}-${strategy}`, itemId);
     purchases.push({ name: strategy, kind: 'purchase', url: stack.apiUrl, itemId, requests });
   }
-  const soldOutItem = await createSoldOutSale(stack, settings);
+  const soldOutItem = await createSoldOutSale(admin(stack), {
+    name: 'bench-cpu sold out',
+    segments: settings.segments,
+    strategy: settings.strategies[0],
+    paymentTimeoutMs: PAYMENT_TIMEOUT_MS,
+  });
   return [
     ...purchases,
     // The express app ignores the body; the same shape keeps the request's size and parsing equal.
@@ -470,19 +425,14 @@ async function buildTargets(stack: Stack, settings: Settings): Promise<Target[]>
 }
 
 function crowd(target: Target, settings: Settings, durationSec: number): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url: `${target.url}/seckill`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        connections: settings.connections,
-        pipelining: 1,
-        duration: durationSec,
-        requests: target.requests,
-      },
-      (err: unknown, result: autocannon.Result) => (err ? reject(err) : resolve(result)),
-    );
+  return runAutocannon({
+    url: `${target.url}/seckill`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    connections: settings.connections,
+    pipelining: 1,
+    duration: durationSec,
+    requests: target.requests,
   });
 }
 

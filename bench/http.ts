@@ -22,12 +22,20 @@ import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import express from 'express';
 import { loadConfig, STRATEGY_NAMES, type StrategyName } from '../src/config';
 import { createLogger } from '../src/infra/logger';
 import { buildService, ROLES } from '../src/service';
 import { startSimBackends } from '../src/sim/backends';
 import { startPerOrderBaseline } from './per-order-baseline';
+import {
+  createSale,
+  createSoldOutSale,
+  distinctUserRequests,
+  runAutocannon,
+  startBareExpress,
+  urlOf,
+  waitForPipelineDrain,
+} from './service-client';
 import { REPORT_FLAG, type DrainReport } from './pipeline-drain';
 
 const CHILD_FLAG = '--bench-targets-child';
@@ -119,28 +127,11 @@ interface TargetsReady {
   skipped: Partial<Record<StrategyName, string>>;
 }
 
-function startBaseline(): Promise<Server> {
-  const app = express();
-  app.use(express.json({ limit: '8kb' }));
-  app.post('/seckill', (_req, res) => {
-    res.status(200).json({ status: 'ok' });
-  });
-  return new Promise((resolve, reject) => {
-    const server = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(server)));
-  });
-}
-
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections(); // autocannon's keep-alive sockets would otherwise hold close() open
   });
-}
-
-function urlOf(server: Server): string {
-  const address = server.address();
-  if (typeof address !== 'object' || !address) throw new Error('server has no TCP address');
-  return `http://127.0.0.1:${address.port}`;
 }
 
 /**
@@ -161,7 +152,7 @@ async function runTargetsChild(): Promise<void> {
   // The parent disconnects to say "done"; it also happens when the parent dies, so nothing is left running.
   process.once('disconnect', () => void stopAll().then(exitWhenIdle));
   try {
-    const baseline = await startBaseline();
+    const baseline = await startBareExpress();
     stops.push(() => closeServer(baseline));
     // Every strategy races in the sell-out part: the lock strategies' servers start here too (or are skipped).
     const backends = await startSimBackends(process.env, STRATEGY_NAMES);
@@ -239,55 +230,24 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(killer);
 }
 
-async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
+const admin = (targets: TargetsReady) => ({ serviceUrl: targets.serviceUrl, adminToken: targets.adminToken });
+
+function createBenchSale(targets: TargetsReady, strategy: StrategyName, stock: number): Promise<string> {
+  return createSale(admin(targets), {
+    name: `bench ${strategy} ${stock}`,
+    stock,
+    segments: settings.segments,
+    strategy,
+    paymentTimeoutMs: PAYMENT_TIMEOUT_MS,
   });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-/** Through the admin route, i.e. service.sales.create in the child: the sale is cached where it is served. */
-async function createSale(targets: TargetsReady, strategy: StrategyName, stock: number): Promise<string> {
-  const created = await postJson(
-    `${targets.serviceUrl}/admin/sales`,
-    {
-      name: `bench ${strategy} ${stock}`,
-      stock,
-      segments: settings.segments,
-      strategy,
-      paymentTimeoutMs: PAYMENT_TIMEOUT_MS,
-    },
-    { authorization: `Bearer ${targets.adminToken}` },
-  );
-  if (created.status !== 201)
-    throw new Error(`creating a sale failed: ${created.status} ${JSON.stringify(created.body)}`);
-  return String(created.body.itemId);
-}
-
-async function createSoldOutSale(targets: TargetsReady): Promise<string> {
-  const itemId = await createSale(targets, THROUGHPUT_STRATEGY, 1);
-  const bought = await postJson(`${targets.serviceUrl}/seckill`, { userId: 'first-buyer', itemId });
-  if (bought.status !== 201) throw new Error(`buying the only unit failed: ${bought.status}`);
-  return itemId;
 }
 
 /**
  * Orders from one measurement keep the outbox relay and the consumer busy for a while after it; waiting for them
  * keeps that work out of the next measurement. Returns how long it took, or null when it did not drain in time.
  */
-async function waitForPipelineDrain(targets: TargetsReady): Promise<number | null> {
-  const started = Date.now();
-  while (Date.now() - started < DRAIN_TIMEOUT_MS) {
-    const stats = (await (await fetch(`${targets.serviceUrl}/stats`)).json()) as {
-      items: { outboxPending: number; consumerLag: number }[];
-    };
-    if (stats.items.every((item) => item.outboxPending === 0 && item.consumerLag === 0))
-      return Date.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return null;
+async function waitForDrain(targets: TargetsReady): Promise<number | null> {
+  return (await waitForPipelineDrain(targets.serviceUrl, { timeoutMs: DRAIN_TIMEOUT_MS, pollMs: 200 })).ms;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -311,26 +271,6 @@ interface ThroughputRow {
   results: autocannon.Result[];
 }
 
-/** One autocannon request template whose every request names a user no earlier request of this target named. */
-function distinctUserRequests(name: string, itemId: string): autocannon.Request[] {
-  const prefix = name.replace(/[^A-Za-z0-9]+/g, '-');
-  let sent = 0;
-  return [
-    {
-      setupRequest: (request) => ({
-        ...request,
-        body: JSON.stringify({ userId: `${prefix}-${sent++}`, itemId }),
-      }),
-    },
-  ];
-}
-
-function runAutocannon(options: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    autocannon(options, (err: unknown, result: autocannon.Result) => (err ? reject(err) : resolve(result)));
-  });
-}
-
 async function measureOnce(target: ThroughputTarget): Promise<autocannon.Result> {
   const run = (durationSec: number) =>
     runAutocannon({
@@ -347,8 +287,13 @@ async function measureOnce(target: ThroughputTarget): Promise<autocannon.Result>
 }
 
 async function measureThroughputs(targets: TargetsReady): Promise<ThroughputRow[]> {
-  const soldOutItem = await createSoldOutSale(targets);
-  const purchaseItem = await createSale(targets, THROUGHPUT_STRATEGY, settings.purchaseStock);
+  const soldOutItem = await createSoldOutSale(admin(targets), {
+    name: 'bench sold out',
+    segments: settings.segments,
+    strategy: THROUGHPUT_STRATEGY,
+    paymentTimeoutMs: PAYMENT_TIMEOUT_MS,
+  });
+  const purchaseItem = await createBenchSale(targets, THROUGHPUT_STRATEGY, settings.purchaseStock);
   const target = (key: TargetKey, name: string, url: string, itemId: string, expectedStatus: number) => ({
     key,
     name,
@@ -501,7 +446,7 @@ async function measureSellOut(
   strategy: StrategyName,
   run: number,
 ): Promise<SellOutRow> {
-  const itemId = await createSale(targets, strategy, settings.sellOutStock);
+  const itemId = await createBenchSale(targets, strategy, settings.sellOutStock);
   const crowd = await sellOutCrowd(targets.serviceUrl, itemId, `race-${strategy}-${run}-`);
   await reportDrain(targets, `reading the ${strategy} sale's stats`);
   return { strategy, run, crowd, stats: await itemStats(targets, itemId) };
@@ -535,7 +480,7 @@ function progress(line: string): void {
 }
 
 async function reportDrain(targets: TargetsReady, next: string): Promise<void> {
-  const waitedMs = await waitForPipelineDrain(targets);
+  const waitedMs = await waitForDrain(targets);
   if (waitedMs === null)
     progress(`pipeline still busy after ${DRAIN_TIMEOUT_MS} ms; measuring ${next} anyway`);
   else if (waitedMs > 500) progress(`waited ${waitedMs} ms for the outbox/consumer to drain before ${next}`);

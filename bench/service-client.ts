@@ -1,0 +1,109 @@
+// What the benchmarks ask of a running service over HTTP, and the parts they share: the bare express app every
+// figure is compared with, sales created through the admin route, crowds of never-seen buyers, the pipeline's drain.
+import type { Server } from 'node:http';
+import autocannon from 'autocannon';
+import express from 'express';
+import type { StrategyName } from '../src/config';
+
+/** The baseline: express parsing the same JSON body and answering, nothing else. */
+export function startBareExpress(): Promise<Server> {
+  const app = express();
+  app.use(express.json({ limit: '8kb' }));
+  app.post('/seckill', (_req, res) => {
+    res.status(200).json({ status: 'ok' });
+  });
+  return new Promise((resolve, reject) => {
+    const server = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(server)));
+  });
+}
+
+export function urlOf(server: Server): string {
+  const address = server.address();
+  if (typeof address !== 'object' || !address) throw new Error('server has no TCP address');
+  return `http://127.0.0.1:${address.port}`;
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+export interface ServiceAdmin {
+  serviceUrl: string;
+  adminToken: string;
+}
+
+export interface BenchSale {
+  name: string;
+  stock: number;
+  segments: number;
+  strategy: StrategyName;
+  paymentTimeoutMs: number;
+}
+
+/** Through the admin route, i.e. in the serving process: the sale is cached where it is served. */
+export async function createSale(service: ServiceAdmin, sale: BenchSale): Promise<string> {
+  const created = await postJson(`${service.serviceUrl}/admin/sales`, sale, {
+    authorization: `Bearer ${service.adminToken}`,
+  });
+  if (created.status !== 201)
+    throw new Error(`creating a sale failed: ${created.status} ${JSON.stringify(created.body)}`);
+  return String(created.body.itemId);
+}
+
+/** A sale of one unit, bought: every later buyer hears sold_out. */
+export async function createSoldOutSale(
+  service: ServiceAdmin,
+  sale: Omit<BenchSale, 'stock'>,
+): Promise<string> {
+  const itemId = await createSale(service, { ...sale, stock: 1 });
+  const bought = await postJson(`${service.serviceUrl}/seckill`, { userId: 'bench-first-buyer', itemId });
+  if (bought.status !== 201) throw new Error(`buying the only unit failed: ${bought.status}`);
+  return itemId;
+}
+
+/** One autocannon request template whose every request names a user no earlier request of this template named. */
+export function distinctUserRequests(name: string, itemId: string): autocannon.Request[] {
+  const prefix = name.replace(/[^A-Za-z0-9]+/g, '-');
+  let sent = 0;
+  return [
+    {
+      setupRequest: (request) => ({
+        ...request,
+        body: JSON.stringify({ userId: `${prefix}-${sent++}`, itemId }),
+      }),
+    },
+  ];
+}
+
+export function runAutocannon(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (err: unknown, result: autocannon.Result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+/**
+ * Until every sale's outbox is relayed and the consumer caught up (GET /stats). Returns how long it took (null: not
+ * within timeoutMs) and how many times /stats was asked.
+ */
+export async function waitForPipelineDrain(
+  serviceUrl: string,
+  options: { timeoutMs: number; pollMs: number },
+): Promise<{ ms: number | null; polls: number }> {
+  const started = performance.now();
+  let polls = 0;
+  while (performance.now() - started < options.timeoutMs) {
+    polls++;
+    const stats = (await (await fetch(`${serviceUrl}/stats`)).json()) as {
+      items: { outboxPending: number; consumerLag: number }[];
+    };
+    if (stats.items.every((item) => item.outboxPending === 0 && item.consumerLag === 0))
+      return { ms: performance.now() - started, polls };
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs));
+  }
+  return { ms: null, polls };
+}
