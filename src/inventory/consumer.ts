@@ -106,16 +106,16 @@ export class InventoryConsumer {
   }
 
   private async applyBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }: EachBatchPayload) {
-    const changes = uniqueByMessage(
-      batch.messages.map(toStockChange).filter((c): c is StockChange => c !== undefined),
-    );
+    const received = batch.messages.map(toStockChange).filter((c): c is StockChange => c !== undefined);
+    const changes = uniqueByMessage(received);
     const applied = changes.length ? await this.applyOnce(changes) : [];
     const last = batch.messages[batch.messages.length - 1];
     if (last) resolveOffset(last.offset);
     await commitOffsetsIfNecessary();
     await heartbeat();
     this.metrics.consumerProcessed.inc({ result: 'applied' }, applied.length);
-    this.metrics.consumerProcessed.inc({ result: 'duplicate' }, changes.length - applied.length);
+    // A copy met in the same batch is a duplicate too (a re-published row may arrive with its first copy).
+    this.metrics.consumerProcessed.inc({ result: 'duplicate' }, received.length - applied.length);
     await this.invalidateCaches(applied);
   }
 
