@@ -98,10 +98,14 @@ export class RedisSegmentedStock implements StockStrategy {
       const first = await this.taker.claimAndTake(homeKeys, purchase.userId, purchase.reservation);
       this.options.onAttempt?.(first === 'duplicate' ? 'contended' : first);
       if (first === 'duplicate') return { kind: 'duplicate' };
-      if (first === 'taken') return { kind: 'taken', segment: home };
-      const result =
-        first === 'missing' ? this.repairThenBusy(sale) : await this.walk(sale, purchase, home, first);
-      if (result.kind !== 'taken') await release();
+      const result: TakeResult =
+        first === 'taken'
+          ? { kind: 'taken', segment: home }
+          : first === 'missing'
+            ? this.repairThenBusy(sale)
+            : await this.walk(sale, purchase, home, first);
+      if (result.kind === 'taken') this.memory.markInStock(sale.itemId);
+      else await release();
       return result;
     } catch (err) {
       // The claim may have been made before the failure (a lock server down, a lost reply): the buyer may try again.

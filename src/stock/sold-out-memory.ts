@@ -15,12 +15,25 @@ export class SoldOutMemory {
 
   /** undefined = not known recently: this caller asks Redis (and, for an expired entry, only this caller). */
   soldOut(itemId: string): boolean | undefined {
-    const known = this.items.get(itemId)?.soldOut;
+    const entry = this.items.get(itemId);
+    const known = entry?.soldOut;
     if (!known) return undefined;
     const now = Date.now();
     if (known.until > now) return known.value;
+    if (now - known.until > this.ttlMs) {
+      // Nobody asked for a whole period: there is no herd to hold back, and an answer this old may be wrong (a unit
+      // given back by another process). Everyone asks again.
+      entry.soldOut = undefined;
+      return undefined;
+    }
     known.until = now + this.ttlMs; // the others keep the old answer while this caller looks again
     return undefined;
+  }
+
+  /** A unit was just taken here: whatever this process remembered, the item is not sold out. */
+  markInStock(itemId: string): void {
+    const entry = this.items.get(itemId);
+    if (entry) entry.soldOut = undefined;
   }
 
   markSoldOut(itemId: string): void {

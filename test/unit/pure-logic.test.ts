@@ -79,6 +79,33 @@ test('sold-out memory expires after its TTL, sending one caller per period to lo
   expect(memory.emptySegments('1').size).toBe(0);
 });
 
+describe('SoldOutMemory after a quiet spell, and after a unit was taken', () => {
+  afterEach(() => jest.useRealTimers());
+
+  test('an answer unasked for a whole period is dropped: every caller asks again, none hears the stale one', () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    const memory = new SoldOutMemory(250);
+    memory.markSoldOut('1');
+    jest.setSystemTime(1_000_000 + 250 + 251); // expired more than a period ago: nobody asked meanwhile
+    expect([memory.soldOut('1'), memory.soldOut('1'), memory.soldOut('1')]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  test('a unit taken here clears the sold-out answer at once', () => {
+    jest.useFakeTimers({ now: 2_000_000 });
+    const memory = new SoldOutMemory(250);
+    memory.markSoldOut('1');
+    memory.markSegmentEmpty('1', 2);
+    memory.markInStock('1');
+    expect(memory.soldOut('1')).toBeUndefined();
+    expect(memory.soldOut('1')).toBeUndefined();
+    expect([...memory.emptySegments('1')]).toEqual([2]); // only the item's answer, not what it knows of segments
+  });
+});
+
 describe('loadConfig', () => {
   test('defaults follow the contract', () => {
     const config = loadConfig({});
