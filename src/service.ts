@@ -15,7 +15,7 @@ import { createPrisma } from './infra/prisma';
 import { createQueue, createWorker, QUEUES } from './infra/queues';
 import { createRedis } from './infra/redis';
 import { startBroker, type RunningBroker } from './kafka-broker';
-import { createPgPool } from './infra/postgres';
+import { createServicePools } from './infra/postgres';
 import { collectStats } from './metrics/reconciliation';
 import { createMetrics } from './metrics/registry';
 import { ORDERS_TOPIC } from './order-events';
@@ -45,7 +45,16 @@ export type Service = ReturnType<typeof buildService>;
 export function buildService(config: Config, options: ServiceOptions = {}) {
   const log = options.log ?? createLogger(config.logLevel);
   const redis = createRedis(config.redis);
-  const db = createPrisma(config.databaseUrl, config.databasePoolSize);
+  const pools = createServicePools(
+    config.databaseUrl,
+    {
+      purchase: config.orders.batch.concurrency + 1,
+      pipeline: config.outbox.lanes + 2,
+      general: config.databasePoolSize,
+    },
+    log,
+  );
+  const db = createPrisma(pools.general);
   const metrics = createMetrics();
   const ids = new IdGenerator(config.orders.workerId);
   const stock = createStock(redis, new DatabaseLedger(db), config.stock, {
@@ -62,10 +71,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   const secondDeletes = createQueue(config.redis, QUEUES.cacheSecondDelete);
   const itemCache = new ItemCache(redis, db, secondDeletes, metrics, config.cache);
   const payments = new Payments(db, orders, sales, stock, paymentTimeouts, log);
-  const purchasePool = createPgPool(config.databaseUrl, config.orders.batch.concurrency + 1, log);
-  // The relay's lanes and the consumer: connections are opened only by the roles that run.
-  const pipelinePool = createPgPool(config.databaseUrl, config.outbox.lanes + 2, log);
-  const writer = new OrderWriter(purchasePool, ids, log, {
+  const writer = new OrderWriter(pools.purchase, ids, log, {
     ...config.orders.batch,
     onBatch: (size, seconds) => {
       metrics.orderBatchSize.observe(size);
@@ -141,7 +147,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   async function startRelay(kafka: Kafka) {
     running.producer = createProducer(kafka);
     await running.producer.connect();
-    running.relay = new OutboxRelay(pipelinePool, running.producer, log, metrics, {
+    running.relay = new OutboxRelay(pools.pipeline, running.producer, log, metrics, {
       ...config.outbox,
       ...options.relay,
     });
@@ -149,7 +155,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   }
 
   async function startConsumer(kafka: Kafka) {
-    running.consumer = new InventoryConsumer(kafka, pipelinePool, itemCache, log, metrics, {
+    running.consumer = new InventoryConsumer(kafka, pools.pipeline, itemCache, log, metrics, {
       sessionTimeout: config.kafka.sessionTimeoutMs,
       heartbeatInterval: Math.floor(config.kafka.sessionTimeoutMs / 10),
       ...options.consumer,
@@ -255,7 +261,8 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
       await running.broker?.stop();
       await running.releaseWorkerId?.().catch(() => undefined);
       await stock.close();
-      await Promise.allSettled([db.$disconnect(), purchasePool.end(), pipelinePool.end(), redis.quit()]);
+      await db.$disconnect().catch(() => undefined);
+      await Promise.allSettled([pools.end(), redis.quit()]);
     },
   };
 }

@@ -12,6 +12,43 @@ export function createPgPool(databaseUrl: string, max: number, log: Logger): Poo
   return pool;
 }
 
+export interface ServicePools {
+  /** The purchase path's group commit. */
+  purchase: Pool;
+  /** The outbox relay's lanes and the inventory consumer. */
+  pipeline: Pool;
+  /** Prisma's: everything else (sales, payments, /stats, sweeps). */
+  general: Pool;
+  end(): Promise<void>;
+}
+
+/**
+ * Three pools kept apart, so that a relay held up by a slow broker, a /stats scan or an expiry job cannot take the
+ * purchase path's connections; connections open only when a role asks. A general size of 1 (PGlite, whose single
+ * session cannot take two connections' queries at once) makes them one pool of one connection: correct, and slow.
+ */
+export function createServicePools(
+  databaseUrl: string,
+  sizes: { purchase: number; pipeline: number; general: number },
+  log: Logger,
+): ServicePools {
+  if (sizes.general === 1) {
+    const only = createPgPool(databaseUrl, 1, log);
+    return { purchase: only, pipeline: only, general: only, end: () => only.end() };
+  }
+  const pools = {
+    purchase: createPgPool(databaseUrl, sizes.purchase, log),
+    pipeline: createPgPool(databaseUrl, sizes.pipeline, log),
+    general: createPgPool(databaseUrl, sizes.general, log),
+  };
+  return {
+    ...pools,
+    end: async () => {
+      await Promise.allSettled(Object.values(pools).map((pool) => pool.end()));
+    },
+  };
+}
+
 /** SQLSTATE classes after which a COMMIT may or may not have happened: connection exception, operator intervention. */
 const UNKNOWN_OUTCOME_CLASSES = ['08', '57'];
 
