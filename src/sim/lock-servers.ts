@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from '../infra/net';
+import { outputOf, recordOutput } from '../infra/output-tails';
 
 export interface LockServer {
   /** etcd: http://127.0.0.1:<port>; ZooKeeper: 127.0.0.1:<port>; Redis: redis://127.0.0.1:<port> */
@@ -106,13 +107,12 @@ async function startServer(
   const { command, args } = launch(dataDir);
   let child: ChildProcess | undefined;
   const start = async () => {
-    let output = '';
     child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2000)));
+    child.stderr!.on('data', (chunk: Buffer) => recordOutput(name, chunk.toString()));
     const exited = once(child, 'exit').then(() => false);
     if (!(await Promise.race([waitForPort(port, READY_TIMEOUT_MS), exited]))) {
       await kill();
-      throw new Error(`${name} did not start on port ${port}: ${output}`);
+      throw new Error(`${name} did not start on port ${port}: ${outputOf(name).slice(-2000)}`);
     }
   };
   const kill = async () => {

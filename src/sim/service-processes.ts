@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { extname, join } from 'node:path';
 import { freePort, waitForPort } from '../infra/net';
+import { outputOf, recordOutput } from '../infra/output-tails';
 
 const READY_TIMEOUT_MS = 60_000;
 const SUPERVISOR_RESTART_DELAY_MS = 500;
@@ -37,7 +38,6 @@ export interface ManagedProcessSpec {
 /** One supervised child: start, kill with a signal, pause/resume, restart on the same port and data. */
 export class ManagedProcess {
   private child?: ChildProcess;
-  private stderrTail = '';
   private expectingExit = false;
   private stopped = false;
   /** Exits nobody asked for (crashes), each followed by a supervisor restart. */
@@ -61,12 +61,12 @@ export class ManagedProcess {
     this.expectingExit = false;
     const child = spawn(process.execPath, [...cliCommand(this.spec.entry), ...this.spec.args], {
       env: this.spec.env,
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    child.stderr!.on('data', (chunk: Buffer) => {
-      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4000);
-    });
+    const record = (chunk: Buffer) => recordOutput(this.name, chunk.toString());
+    child.stdout!.on('data', record);
+    child.stderr!.on('data', record);
     child.once('exit', () => {
       if (this.expectingExit || this.stopped || this.child !== child) return;
       this.unexpectedExits++;
@@ -78,7 +78,7 @@ export class ManagedProcess {
     const ready = this.waitReady();
     if (!(await Promise.race([ready, exited]))) {
       await this.kill('SIGKILL');
-      throw new ProcessStartError(`${this.name} did not become ready: ${this.stderrTail.slice(-1500)}`);
+      throw new ProcessStartError(`${this.name} did not become ready: ${outputOf(this.name).slice(-1500)}`);
     }
   }
 

@@ -23,7 +23,8 @@ const small: ChaosOptions = {
   progress: () => undefined,
 };
 // The sim picks its own backends; keep the machine's REDIS_URL/DATABASE_URL out of it.
-const env = { PATH: process.env.PATH, LOG_LEVEL: 'silent' };
+// The children's logs are kept and printed only under a failed test.
+const env = { PATH: process.env.PATH, LOG_LEVEL: 'info' };
 
 const failingChecks = (report: ChaosReport) =>
   report.runs.flatMap((run) => run.violations.map((violation) => violation.split(':')[0]));

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/infra/net';
+import { outputOf, recordOutput } from '../../src/infra/output-tails';
 
 export interface ScrapeTarget {
   job: string;
@@ -62,8 +63,7 @@ export async function startPrometheus(targets: ScrapeTarget[]): Promise<RunningP
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  let log = '';
-  child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
+  child.stderr!.on('data', (chunk: Buffer) => recordOutput('prometheus', chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
 
@@ -77,7 +77,7 @@ export async function startPrometheus(targets: ScrapeTarget[]): Promise<RunningP
   for (;;) {
     if (child.exitCode !== null) {
       await stop();
-      throw new Error(`prometheus exited with ${child.exitCode}:\n${log}`);
+      throw new Error(`prometheus exited with ${child.exitCode}:\n${outputOf('prometheus')}`);
     }
     const ready = await fetch(`${url}/-/ready`).then(
       (res) => res.ok,
@@ -86,7 +86,7 @@ export async function startPrometheus(targets: ScrapeTarget[]): Promise<RunningP
     if (ready) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`prometheus did not become ready in 30 s:\n${log}`);
+      throw new Error(`prometheus did not become ready in 30 s:\n${outputOf('prometheus')}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

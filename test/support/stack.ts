@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { loadConfig, type Config } from '../../src/config';
 import { applyMigrations } from '../../src/infra/migrations';
-import { createLogger } from '../../src/infra/logger';
+import pino from 'pino';
+import { tailDestination } from '../../src/infra/output-tails';
 import { buildService, type Role, type Service, type ServiceOptions } from '../../src/service';
 import { createRedis } from '../../src/infra/redis';
 
@@ -76,7 +77,9 @@ export async function startStack(redisIndex: number, options: StackOptions = {})
     RATE_LIMIT_USER_PER_SEC: '0',
     ...options.env,
   });
-  const service = buildService(config, { log: createLogger('silent'), ...options.service });
+  // The service's log is kept (not printed) and shown under a test that fails.
+  const log = pino({ name: `service (Redis db ${redisIndex})`, level: 'info' }, tailDestination('service'));
+  const service = buildService(config, { log, ...options.service });
   const { url } = await service.start(options.roles ?? ['api']);
   if (!url) throw new Error('the api role did not start');
 
