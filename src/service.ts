@@ -1,11 +1,11 @@
 // Composition root: builds every part of the service from one Config and runs any mix of roles in one process.
 // main.ts, the simulator and the tests all start here.
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Worker } from 'bullmq';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Config } from './config';
-import { createApp } from './http/app';
+import { createHttpListener } from './http/app';
 import { createProtection } from './http/protection';
 import { InventoryConsumer, type ConsumerOptions } from './inventory/consumer';
 import { ItemCache } from './inventory/item-cache';
@@ -179,7 +179,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   }
 
   async function listen(): Promise<string> {
-    const app = createApp({
+    const listener = createHttpListener({
       log,
       adminToken,
       buyerAuth: config.buyerAuth,
@@ -204,8 +204,9 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
       },
     });
     return new Promise((resolve, reject) => {
-      const server = app.listen(config.http.port, config.http.host, (err?: Error) => {
-        if (err) return reject(err);
+      const server = createServer(listener);
+      server.once('error', reject);
+      server.listen(config.http.port, config.http.host, () => {
         const address = server.address();
         const port = typeof address === 'object' && address ? address.port : config.http.port;
         running.server = server;

@@ -1,27 +1,24 @@
-// The express app: guards, routes, and the one error mapper. Route handlers only validate and delegate.
-import express, { type Express, type RequestHandler, type Response } from 'express';
+// The HTTP entry: POST /seckill on node:http (seckill-route.ts), every other route on express with its guards and
+// the one error mapper. Route handlers only validate and delegate.
+import type { RequestListener } from 'node:http';
+import express, { type Express, type RequestHandler } from 'express';
 import type { StrategyName } from '../config';
 import type { Logger } from '../infra/logger';
-import {
-  answerFromMemory,
-  placeOrder,
-  type PlaceOrderDeps,
-  type PlaceOrderResult,
-} from '../orders/place-order';
+import type { PlaceOrderDeps } from '../orders/place-order';
 import type { OrderStore } from '../orders/order-store';
 import type { ItemStats } from '../metrics/reconciliation';
 import { errorHandler, routeNotFound } from './errors';
-import { buyerIdentity, buyerOf, observerGuard, requireBearer, requireJson, type BuyerAuth } from './guards';
 import {
-  itemParams,
-  newSaleBody,
-  orderParams,
-  parseInput,
-  payBody,
-  payBodyWithToken,
-  seckillBody,
-  seckillBodyWithToken,
-} from './validation';
+  actingUser,
+  buyerIdentity,
+  buyerOf,
+  observerGuard,
+  requireBearer,
+  requireJson,
+  type BuyerAuth,
+} from './guards';
+import { itemParams, newSaleBody, orderParams, parseInput, payBody, payBodyWithToken } from './validation';
+import { isSeckillRequest, seckillRoute } from './seckill-route';
 import { AppError, itemNotFound, orderNotFound } from '../errors';
 import type { Sale } from '../orders/sales';
 import type { Payments } from '../orders/payment';
@@ -48,19 +45,15 @@ export interface AppDeps {
   readiness: Record<string, () => Promise<unknown>>;
 }
 
-const SECKILL_STATUS: Record<PlaceOrderResult['status'] | 'rate_limited', number> = {
-  ordered: 201,
-  duplicate: 409,
-  not_started: 409,
-  ended: 409,
-  sold_out: 410,
-  rate_limited: 429,
-  busy: 503,
-};
+/** POST /seckill to its own route, everything else to the express app. */
+export function createHttpListener(deps: AppDeps): RequestListener {
+  const seckill = seckillRoute(deps);
+  const app = createApp(deps);
+  return (req, res) => (isSeckillRequest(req) ? void seckill(req, res) : app(req, res));
+}
 
-type SeckillOutcome = keyof typeof SECKILL_STATUS;
-
-export function createApp(deps: AppDeps): Express {
+/** The express app: every route but POST /seckill. */
+function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   // Answers are never cached by clients; hashing every body for an ETag is work no buyer uses.
@@ -69,49 +62,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requireJson, express.json({ limit: deps.maxBodyBytes, strict: true }));
 
   const buyer = buyerIdentity(deps.buyerAuth);
-  /**
-   * The userId a use case acts for. Token mode: the token's subject; a userId in the body must name the same user
-   * (403 forbidden: the caller is known, and asks to act for someone else).
-   */
-  const actingUser = (res: Response, bodyUserId: string | undefined): string => {
-    const subject = buyerOf(res);
-    if (subject === undefined) return bodyUserId!; // open mode: the schema required it
-    if (bodyUserId !== undefined && bodyUserId !== subject) {
-      throw new AppError('forbidden', 'userId in the body must be the token subject or absent');
-    }
-    return subject;
-  };
   const tokenMode = deps.buyerAuth.mode === 'token';
-
-  const countOutcome = (outcome: SeckillOutcome) => deps.metrics.requests.inc({ outcome });
-  const answer = (res: Response, result: PlaceOrderResult | { status: 'rate_limited' }) =>
-    res
-      .status(SECKILL_STATUS[result.status])
-      .json(result.status === 'ordered' ? { status: 'ordered', orderId: result.orderId } : result);
-  // One handler, no per-route middleware in open mode: at a drop's peak nearly every request is a sold-out answer,
-  // and each express layer costs it a measurable share of bare express.
-  const seckillRoute: RequestHandler = async (req, res) => {
-    const stopTimer = deps.metrics.requestLatency.startTimer();
-    const admitted = deps.protection.enter();
-    try {
-      const body = parseInput(tokenMode ? seckillBodyWithToken : seckillBody, req.body);
-      const input = { itemId: body.itemId, userId: actingUser(res, body.userId) };
-      // Closed and sold-out sales are answered from memory before anything that costs a round trip.
-      const result: PlaceOrderResult | { status: 'rate_limited' } = !admitted
-        ? { status: 'busy' }
-        : (answerFromMemory(deps.purchase, input) ??
-          ((await deps.protection.allow(input.userId, req.ip ?? ''))
-            ? await placeOrder(deps.purchase, input)
-            : { status: 'rate_limited' }));
-      answer(res, result);
-      countOutcome(result.status);
-      stopTimer({ outcome: result.status });
-    } finally {
-      admitted?.done();
-    }
-  };
-  if (tokenMode) app.post('/seckill', buyer, seckillRoute);
-  else app.post('/seckill', seckillRoute);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -152,7 +103,7 @@ export function createApp(deps: AppDeps): Express {
     const { orderId } = parseInput(orderParams, req.params);
     // Token mode: the token says who pays, so the body may be absent.
     const body = tokenMode ? parseInput(payBodyWithToken, req.body ?? {}) : parseInput(payBody, req.body);
-    const userId = actingUser(res, body.userId);
+    const userId = actingUser(buyerOf(res), body.userId);
     try {
       res.json(orderJson(await deps.payments.pay(orderId, userId)));
     } catch (err) {

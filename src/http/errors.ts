@@ -47,14 +47,22 @@ export const routeNotFound: RequestHandler = (req, _res, next) => {
   next(new AppError('route_not_found', `no route ${req.method} ${req.path}`));
 };
 
+/** The answer to an error: its code's status and {error: {code, message}}; anything unknown is logged, a 500. */
+export function errorAnswer(
+  err: unknown,
+  log: Logger,
+  where: { method?: string; path?: string },
+): { status: number; body: { error: { code: string; message: string } } } {
+  const known = toAppError(err);
+  if (known)
+    return { status: STATUS_OF[known.code], body: { error: { code: known.code, message: known.message } } };
+  log.error({ err, ...where }, 'unhandled error');
+  return { status: 500, body: { error: { code: 'internal', message: 'internal error' } } };
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const known = toAppError(err);
-    if (known) {
-      res.status(STATUS_OF[known.code]).json({ error: { code: known.code, message: known.message } });
-      return;
-    }
-    log.error({ err, method: req.method, path: req.path }, 'unhandled error');
-    res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
+    const { status, body } = errorAnswer(err, log, { method: req.method, path: req.path });
+    res.status(status).json(body);
   };
 }

@@ -42,15 +42,16 @@ export function observerGuard(token: string | undefined): RequestHandler {
 export type BuyerAuth = Config['buyerAuth'];
 
 /**
- * BUYER_AUTH=token: the buyer is the `sub` of an HS256 JWT with an `exp`, verified with BUYER_TOKEN_SECRET, and is
- * left in res.locals for the route (buyerOf). Open mode: passes everything, the route takes the body's userId.
+ * BUYER_AUTH=token: the buyer is the `sub` of an HS256 JWT with an `exp`, verified with BUYER_TOKEN_SECRET. Open
+ * mode: no buyer (undefined), the route takes the body's userId.
  */
-export function buyerIdentity(auth: BuyerAuth): RequestHandler {
-  if (auth.mode === 'open') return (_req, _res, next) => next();
+export function buyerVerifier(
+  auth: BuyerAuth,
+): (authorization: string | undefined) => Promise<string | undefined> {
+  if (auth.mode === 'open') return async () => undefined;
   const key = new TextEncoder().encode(auth.secret);
-  // Express 5 forwards a rejected promise to the error handler; success has to call next itself.
-  return async (req, res, next) => {
-    const token = bearerOf(req.get('authorization'));
+  return async (authorization) => {
+    const token = bearerOf(authorization);
     if (!token) throw new AppError('unauthorized', 'this route needs Authorization: Bearer <buyer token>');
     let sub: unknown;
     try {
@@ -66,9 +67,32 @@ export function buyerIdentity(auth: BuyerAuth): RequestHandler {
     }
     const parsed = tokenSubject.safeParse(sub);
     if (!parsed.success) throw new AppError('unauthorized', 'buyer token refused: sub is not a valid userId');
-    res.locals.buyer = parsed.data;
+    return parsed.data;
+  };
+}
+
+/** The buyer (buyerVerifier) left in res.locals for the route (buyerOf); open mode passes everything. */
+export function buyerIdentity(auth: BuyerAuth): RequestHandler {
+  if (auth.mode === 'open') return (_req, _res, next) => next();
+  const verify = buyerVerifier(auth);
+  // Express 5 forwards a rejected promise to the error handler; success has to call next itself.
+  return async (req, res, next) => {
+    res.locals.buyer = await verify(req.get('authorization'));
     next();
   };
+}
+
+/**
+ * The userId a use case acts for. Token mode: the token's subject; a userId in the body must name the same user
+ * (403 forbidden: the caller is known, and asks to act for someone else). Open mode: the body's, which its schema
+ * required.
+ */
+export function actingUser(subject: string | undefined, bodyUserId: string | undefined): string {
+  if (subject === undefined) return bodyUserId!;
+  if (bodyUserId !== undefined && bodyUserId !== subject) {
+    throw new AppError('forbidden', 'userId in the body must be the token subject or absent');
+  }
+  return subject;
 }
 
 /** The token's buyer in token mode, undefined in open mode. */

@@ -73,6 +73,24 @@ const cases: Case[] = [
     415,
     'unsupported_media_type',
   ],
+  [
+    'Latin-1 charset',
+    () =>
+      post('/seckill', JSON.stringify({ userId: 'a', itemId }), {
+        'content-type': 'application/json; charset=iso-8859-1',
+      })(),
+    415,
+    'unsupported_media_type',
+  ],
+  [
+    'gzip content encoding',
+    () =>
+      post('/seckill', JSON.stringify({ userId: 'a', itemId }), { ...json, 'content-encoding': 'gzip' })(),
+    415,
+    'unsupported_media_type',
+  ],
+  ['a JSON string body', post('/seckill', '"a"'), 400, 'invalid_json'],
+  ['an empty body', post('/seckill', ''), 400, 'invalid_input'],
   ['admin without token', post('/admin/sales', '{"name":"x","stock":5}'), 401, 'unauthorized'],
   [
     'admin with wrong token',
@@ -133,6 +151,16 @@ test.each(titled)('%s, nothing changed', async (_name, send, status, code) => {
   expect(body.error.code).toBe(code);
   expect(typeof body.error.message).toBe('string');
   expect(await snapshot()).toEqual(before);
+});
+
+test('a charset and a query string are accepted: the purchase is made', async () => {
+  const res = await fetch(`${stack.url}/seckill?source=k6`, {
+    method: 'POST',
+    headers: { 'content-type': 'Application/JSON; charset=UTF-8' },
+    body: JSON.stringify({ userId: 'charset-buyer', itemId }),
+  });
+  expect(res.status).toBe(201);
+  expect(await stack.service.db.order.count({ where: { userId: 'charset-buyer' } })).toBe(1);
 });
 
 test('the valid request next to them does change things (the snapshot can see a purchase)', async () => {
