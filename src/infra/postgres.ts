@@ -1,7 +1,7 @@
 // A plain node-postgres pool for the purchase path's group commit (multi-row statements over unnest). Prisma keeps
 // its own pool for everything else, so /stats scans, expiry jobs and a relay held up by a slow broker cannot take
 // the purchase path's connections.
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import type { Logger } from './logger';
 
 export function createPgPool(databaseUrl: string, max: number, log: Logger): Pool {
@@ -70,4 +70,14 @@ export function isDefiniteFailure(err: unknown, commitSent: boolean): boolean {
 export function isRetryable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === '40P01' || code === '40001';
+}
+
+/**
+ * While a client is checked out, a connection that breaks emits 'error' on the client, which would end the process
+ * unheard; the running or next query's rejection is what callers act on. Returns the undo, for before the release.
+ */
+export function leaveErrorsToQueries(client: PoolClient): () => void {
+  const ignore = () => undefined;
+  client.on('error', ignore);
+  return () => client.off('error', ignore);
 }

@@ -10,7 +10,7 @@
 // Each request awaits its own order's fate. A COMMIT whose reply is lost is resolved by reading back, never guessed.
 import type { Pool, PoolClient } from 'pg';
 import { ORDERS_TOPIC, type OrderEvent } from '../order-events';
-import { isDefiniteFailure, isRetryable } from '../infra/postgres';
+import { isDefiniteFailure, isRetryable, leaveErrorsToQueries } from '../infra/postgres';
 import type { Logger } from '../infra/logger';
 import type { IdGenerator } from './ids';
 
@@ -137,21 +137,19 @@ export class OrderWriter {
     const backendPid = (client as unknown as { processID: number }).processID;
     const startedAt = new Date();
     let commitSent = false;
-    // A connection that breaks mid-batch also emits 'error' on the client; the query's rejection is what we act on.
-    const ignore = () => undefined;
-    client.on('error', ignore);
+    const stopIgnoring = leaveErrorsToQueries(client);
     try {
       await client.query('BEGIN');
       const outcomes = await this.writeBatch(client, orders);
       commitSent = true;
       await client.query('COMMIT');
-      client.off('error', ignore);
+      stopIgnoring();
       client.release();
       return { kind: 'done', outcomes };
     } catch (err) {
       const definite = isDefiniteFailure(err, commitSent);
       await client.query('ROLLBACK').catch(() => undefined);
-      client.off('error', ignore);
+      stopIgnoring();
       client.release(definite ? undefined : (err as Error)); // a broken connection is not reused
       if (!definite) return { kind: 'unknown', backendPid, startedAt };
       return { kind: isRetryable(err) ? 'retry' : 'failed', err };

@@ -6,6 +6,7 @@
 import type { Producer } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../infra/logger';
+import { leaveErrorsToQueries } from '../infra/postgres';
 import type { Metrics } from '../metrics/registry';
 import { HEADERS } from '../order-events';
 
@@ -92,10 +93,7 @@ export class OutboxRelay {
   /** One claimed batch of a lane, published and marked in one transaction. Returns how many rows were relayed. */
   private async relayBatch(lane: number): Promise<number> {
     const client = await this.pool.connect();
-    // A connection cut while the batch is being published (no query running) is reported as an 'error' event, which
-    // would end the process unheard; the next query's rejection is what we act on.
-    const ignore = () => undefined;
-    client.on('error', ignore);
+    const stopIgnoring = leaveErrorsToQueries(client);
     try {
       await client.query('BEGIN');
       const relayed = await this.claimPublishMark(client, lane);
@@ -107,7 +105,7 @@ export class OutboxRelay {
       client.release(err as Error); // the connection may be broken: not reused
       throw err;
     } finally {
-      client.off('error', ignore);
+      stopIgnoring();
     }
   }
 
