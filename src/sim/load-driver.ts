@@ -63,7 +63,8 @@ export interface CrowdResult {
   // early will show an early sell-out here, and the reconciliation shows the undersell).
   timeToSellOutMs: number | null;
   timeline: TimelinePoint[];
-  orders: { orderId: string; userId: string }[]; // every ordered answer (the simulator pays some of them)
+  orders: { orderId: string; userId: string }[]; // every ordered answer, in the order they came (the simulator pays some of them)
+  arrivals: string[]; // distinct users in the order their first request was sent (the edge)
   truncated?: boolean; // true when maxDurationMs stopped the run before every planned request was sent
 }
 
@@ -240,6 +241,8 @@ class CrowdRecorder {
   lastAnswerAtMs: number;
   readonly outcomes = emptyOutcomes();
   readonly orders: { orderId: string; userId: string }[] = [];
+  /** Distinct users by their first request's send (a Set keeps insertion order). */
+  readonly arrivals = new Set<string>();
   readonly latencies: number[] = [];
   readonly timeline: TimelinePoint[] = [];
   firstSoldOutAtMs: number | null = null;
@@ -258,7 +261,9 @@ class CrowdRecorder {
     if (this.sent >= this.crowd.length)
       throw new Error('load-driver: autocannon asked for more requests than planned');
     const crowdIndex = this.sent++;
-    return { crowdIndex, sentAtMs: performance.now(), userId: this.crowd[crowdIndex] };
+    const userId = this.crowd[crowdIndex];
+    this.arrivals.add(userId);
+    return { crowdIndex, sentAtMs: performance.now(), userId };
   }
 
   recordAnswer(request: InFlightRequest, statusCode: number, body: string): void {
@@ -403,6 +408,7 @@ function emptyResult(): CrowdResult {
     timeToSellOutMs: null,
     timeline: [],
     orders: [],
+    arrivals: [],
   };
 }
 
@@ -420,6 +426,7 @@ function buildResult(recorder: CrowdRecorder, endedAtMs: number, truncated: bool
         : Math.round(recorder.firstSoldOutAtMs - recorder.startedAtMs),
     timeline: recorder.timeline,
     orders: recorder.orders,
+    arrivals: [...recorder.arrivals],
   };
   if (truncated) result.truncated = true;
   return result;

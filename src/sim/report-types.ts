@@ -1,6 +1,7 @@
 // The simulator's report: what one run (or a comparison of strategies) measured, in a shape that is written to
 // report.json and rendered as a terminal table and a self-contained HTML page.
 import type { ChaosOptions } from './chaos/run-chaos';
+import type { Fairness } from './fairness';
 
 export interface LatencySummary {
   p50: number;
@@ -57,6 +58,8 @@ export interface RunReport {
   timeToSellOutMs: number | null;
   timeToDrainMs: number;
   timeline: TimelinePoint[];
+  /** Who got the units: arrival order against grant order (fairness.ts). */
+  fairness: Fairness;
 }
 
 export interface SimReport {

@@ -25,6 +25,10 @@ function formatMs(ms: number): string {
   return `${ms.toFixed(1)} ms`;
 }
 
+function formatShare(value: number | null): string {
+  return value === null ? MISSING : value.toFixed(3);
+}
+
 function formatDuration(ms: number | null): string {
   if (ms === null) return MISSING;
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
@@ -64,6 +68,8 @@ const ROWS: TableRow[] = [
   { label: 'dbDrift', value: (r) => formatCount(r.reconciliation.dbDrift) },
   { label: 'time to sell out', value: (r) => formatDuration(r.timeToSellOutMs) },
   { label: 'time to drain', value: (r) => formatDuration(r.timeToDrainMs) },
+  { label: 'kendallTau (arrival vs grant)', value: (r) => formatShare(r.fairness.kendallTau) },
+  { label: 'firstComersServed', value: (r) => formatShare(r.fairness.firstComersServed) },
   { label: 'verdict', value: (r) => r.verdict },
 ];
 

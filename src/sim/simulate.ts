@@ -9,6 +9,7 @@ import { buildService, ROLES, type Service } from '../service';
 import { startSimBackends } from './backends';
 import { startServiceProcess, type ServiceProcess } from './service-process';
 import { driveCrowd, formatProgress } from './load-driver';
+import { fairnessOf } from './fairness';
 import { shareOf } from './random';
 import type { Reconciliation, RunReport, SimReport } from './report-types';
 
@@ -175,6 +176,11 @@ async function runOne(
     timeToSellOutMs: crowd.timeToSellOutMs,
     timeToDrainMs,
     timeline: crowd.timeline,
+    fairness: fairnessOf(
+      crowd.arrivals,
+      crowd.orders.map((order) => order.userId),
+      options.stock,
+    ),
   };
 }
 

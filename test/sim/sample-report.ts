@@ -54,6 +54,7 @@ function run(overrides: Partial<RunReport> & Pick<RunReport, 'strategy'>): RunRe
     timeToSellOutMs: 640,
     timeToDrainMs: 1500,
     timeline: timeline(8, 500, 20, 1),
+    fairness: { kendallTau: 0.812, firstComersServed: 0.64 },
     ...overrides,
   };
 }
@@ -82,6 +83,7 @@ export function sampleReport(): SimReport {
       run({
         strategy: 'naive',
         expectedSafe: false,
+        fairness: { kendallTau: 0.455, firstComersServed: 0.37 },
         verdict: 'unsafe (expected)',
         ratePerSec: 2743.6,
         latencyMs: { p50: 1.4, p95: 6.3, p99: 17.8, max: 41 },

@@ -58,6 +58,20 @@ test('expiry and resale happened: some orders cancelled, and active + remaining 
   }
 });
 
+test('every run reports who got the units: arrival order against grant order, and the first comers served', () => {
+  for (const run of report.runs) {
+    const { kendallTau, firstComersServed } = run.fairness;
+    expect([run.strategy, kendallTau !== null && kendallTau >= -1 && kendallTau <= 1]).toEqual([
+      run.strategy,
+      true,
+    ]);
+    // Served first comers are at most the units sold to distinct buyers over the first S arrivals.
+    expect(firstComersServed! * small.stock).toBeLessThanOrEqual(run.outcomes.ordered);
+    expect(firstComersServed).toBeGreaterThanOrEqual(0);
+  }
+  expect(renderTable(report)).toContain('firstComersServed');
+});
+
 test('naive is marked, not failed: its verdict follows its own numbers', () => {
   const naive = report.runs.find((run) => run.strategy === 'naive')!;
   const clean = naive.reconciliation.oversell === 0 && naive.reconciliation.undersell === 0;
