@@ -16,7 +16,7 @@ import { createQueue, createWorker, QUEUES } from './infra/queues';
 import { createRedis } from './infra/redis';
 import { startBroker, type RunningBroker } from './kafka-broker';
 import { createServicePools } from './infra/postgres';
-import { collectStats } from './metrics/reconciliation';
+import { statsRefresh } from './metrics/reconciliation';
 import { createMetrics } from './metrics/registry';
 import { ORDERS_TOPIC } from './order-events';
 import { IdGenerator, leaseWorkerId } from './orders/ids';
@@ -25,8 +25,8 @@ import { OrderStore } from './orders/order-store';
 import { OrderWriter } from './orders/order-writer';
 import { Payments } from './orders/payment';
 import type { PlaceOrderDeps } from './orders/place-order';
-import { sweepStaleReservations } from './orders/reservation-sweeper';
 import { Sales } from './orders/sales';
+import { workerSweep } from './orders/worker-sweep';
 import { OutboxRelay, type RelayOptions } from './outbox/relay';
 import { createStock } from './stock';
 
@@ -106,27 +106,15 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
 
   const purchase: PlaceOrderDeps = { sales, stock, writer, ids, log };
 
-  const stats = async () => {
-    const items = await collectStats({ db, stock, sales: (tx) => sales.all(tx) });
-    for (const item of items) {
-      const labels = { item: item.itemId };
-      metrics.stockRemaining.set(labels, item.redisRemaining);
-      metrics.consumerLag.set(labels, item.consumerLag);
-      metrics.oversell.set(labels, item.oversell);
-      metrics.undersell.set(labels, item.undersell);
-      metrics.dbDrift.set(labels, item.dbDrift);
-    }
-    metrics.outboxPending.set(items.reduce((sum, item) => sum + item.outboxPending, 0));
-    return items;
-  };
-
-  /** The worker's backstops, each one idempotent: stale reservations, overdue orders, owed give-backs, Redis repair. */
-  const sweep = async () => {
-    await sweepStaleReservations({ db, sales, stock, graceMs: config.stock.reservationGraceMs });
-    await payments.expireOverdue(config.sweepIntervalMs);
-    await payments.returnOwedUnits();
-    for (const sale of await sales.all()) await stock.get(sale.strategy).repair(sale);
-  };
+  const stats = statsRefresh({ db, stock, sales: (tx) => sales.all(tx) }, metrics);
+  const sweep = workerSweep({
+    db,
+    sales,
+    stock,
+    payments,
+    reservationGraceMs: config.stock.reservationGraceMs,
+    overdueAfterMs: config.sweepIntervalMs,
+  });
 
   async function connectKafka(): Promise<Kafka> {
     if (running.kafka) return running.kafka;

@@ -4,6 +4,7 @@ import type { Db, DbTx } from '../infra/prisma';
 import { INVENTORY_GROUP } from '../order-events';
 import type { Sale } from '../orders/sales';
 import type { Stock } from '../stock';
+import type { Metrics } from './registry';
 
 export interface StockFacts {
   /** S */ initialStock: number;
@@ -106,4 +107,21 @@ export async function collectStats(sources: StatsSources): Promise<ItemStats[]> 
       };
     }),
   );
+}
+
+/** /stats and /metrics: collects every item's figures and sets the per-item gauges and outbox pending from them. */
+export function statsRefresh(sources: StatsSources, metrics: Metrics): () => Promise<ItemStats[]> {
+  return async () => {
+    const items = await collectStats(sources);
+    for (const item of items) {
+      const labels = { item: item.itemId };
+      metrics.stockRemaining.set(labels, item.redisRemaining);
+      metrics.consumerLag.set(labels, item.consumerLag);
+      metrics.oversell.set(labels, item.oversell);
+      metrics.undersell.set(labels, item.undersell);
+      metrics.dbDrift.set(labels, item.dbDrift);
+    }
+    metrics.outboxPending.set(items.reduce((sum, item) => sum + item.outboxPending, 0));
+    return items;
+  };
 }

@@ -1,0 +1,28 @@
+// The worker's backstops, run every SWEEP_INTERVAL_MS, each idempotent: whatever a crash or a lost message left
+// undone is done here. Stale reservations are settled, overdue orders expired and owed units returned first; the
+// repair of each sale's Redis state from the ledger runs last, so it compares them once those units are back.
+import type { Db } from '../infra/prisma';
+import type { Stock } from '../stock';
+import type { Payments } from './payment';
+import { sweepStaleReservations } from './reservation-sweeper';
+import type { Sales } from './sales';
+
+export interface WorkerSweepDeps {
+  db: Db;
+  sales: Sales;
+  stock: Stock;
+  payments: Payments;
+  /** A reservation older than this has missed its purchase's answer. */
+  reservationGraceMs: number;
+  /** How late past its deadline an unpaid order may be before this sweep expires it. */
+  overdueAfterMs: number;
+}
+
+export function workerSweep(deps: WorkerSweepDeps): () => Promise<void> {
+  return async () => {
+    await sweepStaleReservations({ ...deps, graceMs: deps.reservationGraceMs });
+    await deps.payments.expireOverdue(deps.overdueAfterMs);
+    await deps.payments.returnOwedUnits();
+    for (const sale of await deps.sales.all()) await deps.stock.get(sale.strategy).repair(sale);
+  };
+}
