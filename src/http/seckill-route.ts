@@ -66,6 +66,16 @@ export function seckillRoute(deps: SeckillRouteDeps) {
     return placeOrder(deps.purchase, input);
   };
 
+  const answerError = async (req: IncomingMessage, res: ServerResponse, err: unknown) => {
+    const { status, body } = errorAnswer(err, deps.log, { method: req.method, path: '/seckill' });
+    if (res.headersSent) return; // failed after its answer left: nothing more to say (an unknown error is logged)
+    // A refused body may still be on its way: read it off first, so the client hears the answer rather than a
+    // reset connection (what body-parser does too).
+    if (!req.readableEnded) await finished(req.resume()).catch(() => undefined);
+    sendJson(res, status, body);
+  };
+
+  // Never rejects: every error becomes an answer (a rejected listener is an unhandled rejection: the process ends).
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const stopTimer = deps.metrics.requestLatency.startTimer();
     // Shed before reading the body: past the bound, the cheapest answer is the only one.
@@ -78,11 +88,7 @@ export function seckillRoute(deps: SeckillRouteDeps) {
       deps.metrics.requests.inc({ outcome: status });
       stopTimer({ outcome: status });
     } catch (err) {
-      // A refused body may still be on its way: read it off first, so the client hears the answer rather than a
-      // reset connection (what body-parser does too).
-      if (!req.readableEnded) await finished(req.resume()).catch(() => undefined);
-      const { status, body } = errorAnswer(err, deps.log, { method: req.method, path: '/seckill' });
-      sendJson(res, status, body);
+      await answerError(req, res, err);
     } finally {
       admitted?.done();
     }

@@ -1,4 +1,6 @@
 // Every bad input gets a 4xx with a machine-readable code, and changes nothing in Redis or PostgreSQL.
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { ADMIN_TOKEN, startStack, type TestStack } from '../support/stack';
 import { stateSnapshot } from '../support/snapshot';
 
@@ -151,6 +153,22 @@ test.each(titled)('%s, nothing changed', async (_name, send, status, code) => {
   expect(body.error.code).toBe(code);
   expect(typeof body.error.message).toBe('string');
   expect(await snapshot()).toEqual(before);
+});
+
+test('a buyer who hangs up half-way through the body changes nothing, and the service answers the next', async () => {
+  const before = await snapshot();
+  const { port } = new URL(stack.url);
+  const socket = connect(Number(port), '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(
+    'POST /seckill HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"userId":"gone",',
+  );
+  // Most likely the server is reading the body by now; hung up earlier or later, nothing may change either way.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  socket.destroy();
+  await once(socket, 'close');
+  expect(await snapshot()).toEqual(before);
+  expect((await stack.post('/seckill', { userId: 'after-hang-up', itemId })).status).toBe(201);
 });
 
 test('a charset and a query string are accepted: the purchase is made', async () => {
