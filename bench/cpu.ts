@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type autocannon from 'autocannon';
 import { Client } from 'pg';
-import { STRATEGY_NAMES, type StrategyName } from '../src/config';
+import type { StrategyName } from '../src/config';
 import { applyMigrations } from '../src/infra/migrations';
 import { startRedisServer, type LockServer } from '../src/sim/lock-servers';
 import { startPrivatePostgres, type PrivatePostgres } from '../src/sim/private-postgres';
@@ -41,6 +41,7 @@ import {
   distinctUserRequests,
   runAutocannon,
   startBareExpress,
+  strategiesFromEnv,
   urlOf,
   waitForPipelineDrain,
 } from './service-client';
@@ -73,17 +74,9 @@ function positiveInt(name: string, fallback: number): number {
   return value;
 }
 
-function strategiesFromEnv(): StrategyName[] {
-  const names = (process.env.BENCH_CPU_STRATEGIES || 'segmented-lock,lua').split(',').map((s) => s.trim());
-  const unknown = names.filter((name) => !(STRATEGY_NAMES as readonly string[]).includes(name));
-  if (!names.length || unknown.length)
-    throw new Error(`BENCH_CPU_STRATEGIES: unknown ${unknown.join(', ')}; use ${STRATEGY_NAMES.join(', ')}`);
-  return names as StrategyName[];
-}
-
 function readSettings() {
   return {
-    strategies: strategiesFromEnv(),
+    strategies: strategiesFromEnv('BENCH_CPU_STRATEGIES', ['segmented-lock', 'lua']),
     rounds: positiveInt('BENCH_ROUNDS', 2),
     durationSec: positiveInt('BENCH_DURATION_S', 5),
     warmupSec: positiveInt('BENCH_WARMUP_S', 2),
@@ -624,7 +617,10 @@ function medianOf<T extends object>(rows: T[]): T {
   return out as T;
 }
 
-function summaryFigures(rounds: RoundFigures[], strategies: StrategyName[]): Omit<RoundFigures, 'round'> {
+function summaryFigures(
+  rounds: RoundFigures[],
+  strategies: readonly StrategyName[],
+): Omit<RoundFigures, 'round'> {
   const purchases: Record<string, PurchaseFigures> = {};
   for (const strategy of strategies) purchases[strategy] = medianOf(rounds.map((r) => r.purchases[strategy]));
   return {

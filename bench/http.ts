@@ -33,6 +33,7 @@ import {
   distinctUserRequests,
   runAutocannon,
   startBareExpress,
+  strategiesFromEnv,
   urlOf,
   waitForPipelineDrain,
 } from './service-client';
@@ -100,16 +101,8 @@ function strategyFromEnv(name: string, fallback: StrategyName): StrategyName {
   return raw as StrategyName;
 }
 /** `BENCH_SELLOUT_STRATEGIES=segmented-lock,lua` races only those (default: every strategy). */
-const SELLOUT_STRATEGIES = strategiesFromEnv('BENCH_SELLOUT_STRATEGIES');
+const SELLOUT_STRATEGIES = strategiesFromEnv('BENCH_SELLOUT_STRATEGIES', STRATEGY_NAMES);
 
-function strategiesFromEnv(name: string): readonly StrategyName[] {
-  const raw = process.env[name];
-  if (!raw) return STRATEGY_NAMES;
-  const names = raw.split(',').map((s) => s.trim());
-  const unknown = names.filter((s) => !(STRATEGY_NAMES as readonly string[]).includes(s));
-  if (unknown.length) throw new Error(`${name}: unknown strategies ${unknown.join(', ')}`);
-  return names as StrategyName[];
-}
 /** Long enough that no order expires (and gives its unit back) while the bench runs. */
 const PAYMENT_TIMEOUT_MS = 3_600_000;
 const DRAIN_TIMEOUT_MS = 30_000;

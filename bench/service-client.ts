@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import autocannon from 'autocannon';
 import express from 'express';
-import type { StrategyName } from '../src/config';
+import { STRATEGY_NAMES, type StrategyName } from '../src/config';
 
 /** The baseline: express parsing the same JSON body and answering, nothing else. */
 export function startBareExpress(): Promise<Server> {
@@ -106,4 +106,15 @@ export async function waitForPipelineDrain(
     await new Promise((resolve) => setTimeout(resolve, options.pollMs));
   }
   return { ms: null, polls };
+}
+
+/** A comma list of strategies from the environment variable `name` (`segmented-lock,lua`); unset or empty: `fallback`. */
+export function strategiesFromEnv(name: string, fallback: readonly StrategyName[]): readonly StrategyName[] {
+  const raw = process.env[name];
+  if (!raw) return fallback;
+  const names = raw.split(',').map((s) => s.trim());
+  const unknown = names.filter((s) => !(STRATEGY_NAMES as readonly string[]).includes(s));
+  if (unknown.length)
+    throw new Error(`${name}: unknown ${unknown.join(', ')}; use ${STRATEGY_NAMES.join(', ')}`);
+  return names as StrategyName[];
 }
