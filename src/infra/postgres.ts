@@ -1,6 +1,5 @@
-// A plain node-postgres pool for the purchase path's group commit (multi-row statements over unnest). Prisma keeps
-// its own pool for everything else, so /stats scans, expiry jobs and a relay held up by a slow broker cannot take
-// the purchase path's connections.
+// node-postgres: the service's pools (the purchase path's group commit, the relay and consumer, Prisma's), what a
+// failed COMMIT may have done, and a checked-out client's error events.
 import { Pool, type PoolClient } from 'pg';
 import type { Logger } from './logger';
 
