@@ -94,6 +94,10 @@ const envSchema = z
     ORDER_BATCH_CONCURRENCY: int(1, 1),
     /** How long a commit whose reply was lost is chased (read back) before the sweeper is left to settle it. */
     ORDER_RESOLVE_TIMEOUT_MS: int(10_000, 100),
+    /** Connections to PostgreSQL failing in a row before purchases answer busy at once (a circuit breaker)… */
+    DB_BREAKER_FAILURES: int(3, 1),
+    /** …and how long it answers so before one purchase tries the database again. */
+    DB_BREAKER_HALF_OPEN_MS: int(1000, 10),
     /** 0–1023: keeps order ids unique across processes. Unset: leased from Redis (no two live processes share one). */
     WORKER_ID: z.coerce.number().int().min(0).max(1023).optional(),
     /** Expiry jobs run at once; they use the general pool, never the purchase path's. */
@@ -161,6 +165,7 @@ export interface Config {
       maxQueued: number;
       concurrency: number;
       resolveTimeoutMs: number;
+      breaker: { failures: number; halfOpenAfterMs: number };
     };
   };
   outbox: { batchSize: number; lanes: number; maxIdleMs: number; lingerMs: number; retentionMs: number };
@@ -236,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxQueued: e.ORDER_QUEUE_MAX,
         concurrency: e.ORDER_BATCH_CONCURRENCY,
         resolveTimeoutMs: e.ORDER_RESOLVE_TIMEOUT_MS,
+        breaker: { failures: e.DB_BREAKER_FAILURES, halfOpenAfterMs: e.DB_BREAKER_HALF_OPEN_MS },
       },
     },
     outbox: {

@@ -3,9 +3,17 @@
 import { Pool, type PoolClient } from 'pg';
 import type { Logger } from './logger';
 
+const CONNECT_TIMEOUT_MS = 5_000;
+
 export function createPgPool(databaseUrl: string, max: number, log: Logger): Pool {
   // UTC so that CURRENT_TIMESTAMP defaults agree with the UTC instants Prisma writes into the same columns.
-  const pool = new Pool({ connectionString: databaseUrl, max, options: '-c TimeZone=UTC' });
+  const pool = new Pool({
+    connectionString: databaseUrl,
+    max,
+    options: '-c TimeZone=UTC',
+    // pg waits forever by default: a connection through a proxy whose server never answers would hang its caller.
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
   // An idle connection dropped by the server (restart, failover) must not take the process down with it.
   pool.on('error', (err) => log.warn({ err }, 'idle PostgreSQL connection lost; the pool opens a new one'));
   return pool;

@@ -8,6 +8,16 @@
 // The ledger is locked last so that a hot item's rows are held only for two statements and the COMMIT: concurrent
 // batches overlap their inserts.
 // Each request awaits its own order's fate. A COMMIT whose reply is lost is resolved by reading back, never guessed.
+// While the database cannot be reached (a failover, a restart) a circuit breaker fails batches at once, and
+// placeOrder asks `accepting()` before it takes a unit: buyers hear "busy" instead of waiting on dead connections.
+// cockatiel 3: its 4.x needs Node 22 and ESM.
+import {
+  circuitBreaker,
+  CircuitState,
+  ConsecutiveBreaker,
+  handleAll,
+  type CircuitBreakerPolicy,
+} from 'cockatiel';
 import type { Pool, PoolClient } from 'pg';
 import { ORDERS_TOPIC, type OrderEvent } from '../order-events';
 import { isDefiniteFailure, isRetryable, leaveErrorsToQueries } from '../infra/postgres';
@@ -38,6 +48,8 @@ export interface OrderWriterOptions {
   concurrency: number;
   /** How long an unknown commit outcome is chased before it is left to the sweeper. */
   resolveTimeoutMs: number;
+  /** Connections that failed in a row before the breaker opens, and how long it stays open before one more try. */
+  breaker: { failures: number; halfOpenAfterMs: number };
   /** Runs once per committed batch with its admitted orders (payment timeouts, relay wake-up, metrics). */
   afterCommit?: (orders: OrderToWrite[]) => void;
   onBatch?: (size: number, seconds: number) => void;
@@ -60,13 +72,26 @@ export class OrderWriter {
   private timer: NodeJS.Timeout | undefined;
   private committing = 0;
   private readonly idle = new Set<() => void>();
+  private readonly breaker: CircuitBreakerPolicy;
 
   constructor(
     private readonly pool: Pool,
     private readonly ids: IdGenerator,
     private readonly log: Logger,
     private readonly options: OrderWriterOptions,
-  ) {}
+  ) {
+    this.breaker = circuitBreaker(handleAll, {
+      halfOpenAfter: options.breaker.halfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(options.breaker.failures),
+    });
+    this.breaker.onBreak(() => log.warn('PostgreSQL unreachable: purchases answer busy until it is back'));
+    this.breaker.onReset(() => log.info('PostgreSQL reachable again: purchases resume'));
+  }
+
+  /** False while the breaker is open: the database was unreachable just now, and a purchase would only wait. */
+  accepting(): boolean {
+    return this.breaker.state !== CircuitState.Open;
+  }
 
   write(order: OrderToWrite): Promise<WriteOutcome> {
     if (this.queue.length >= this.options.maxQueued) return Promise.resolve('failed');
@@ -130,7 +155,7 @@ export class OrderWriter {
   > {
     let client: PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await this.breaker.execute(() => this.pool.connect());
     } catch (err) {
       return { kind: 'failed', err };
     }

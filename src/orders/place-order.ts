@@ -1,7 +1,7 @@
 // The purchase, start to finish: closed or sold-out answered from memory (answerFromMemory, asked first) → sale
-// window → claim the buyer and take a unit (the strategy) → the order, its ledger entry and its outbox row in one
-// group-committed transaction (the database has the last word) → settle the unit by the order's fate → answer. Every
-// exit after a unit is taken settles it.
+// window → the database reachable, else busy → claim the buyer and take a unit (the strategy) → the order, its
+// ledger entry and its outbox row in one group-committed transaction (the database has the last word) → settle the
+// unit by the order's fate → answer. Every exit after a unit is taken settles it.
 import { AppError } from '../errors';
 import type { Logger } from '../infra/logger';
 import type { Purchase, Stock, StockStrategy, TakeResult } from '../stock';
@@ -47,6 +47,7 @@ export async function placeOrder(deps: PlaceOrderDeps, request: PurchaseRequest)
   const sale = await deps.sales.get(request.itemId);
   const window = saleWindow(sale);
   if (window !== 'open') return { status: window };
+  if (!deps.writer.accepting()) return { status: 'busy' }; // the database is unreachable: take no unit
 
   const stock = deps.stock.get(sale.strategy);
   const orderId = deps.ids.next();

@@ -18,6 +18,7 @@ import {
   startZookeeper,
   type LockServer,
 } from './lock-servers';
+import { startPostgresHa, type PostgresHa, type ReplicationMode } from './postgres-ha';
 import { startPrivatePostgres, type PrivatePostgres } from './private-postgres';
 import { startLocalRedisCluster } from './redis-cluster';
 
@@ -34,6 +35,8 @@ export interface SimBackends {
 export interface PrivateServers {
   redis?: LockServer;
   postgres?: PrivatePostgres;
+  /** The Patroni cluster of --postgres-ha (postgres-failover and postgres-node-crash hit it). */
+  postgresHa?: PostgresHa;
   etcd?: LockServer;
   zookeeper?: LockServer;
   redlock?: LockServer[];
@@ -49,6 +52,8 @@ export interface BackendChoices {
   privatePostgres?: boolean;
   /** Masters of a private Redis Cluster (each with one replica) to run the sale on, instead of one Redis. */
   redisClusterMasters?: number;
+  /** A private Patroni cluster (three nodes behind HAProxy) instead of one PostgreSQL, even if DATABASE_URL is set. */
+  postgresHa?: ReplicationMode;
 }
 
 /** Three servers: the smallest set where a majority survives one loss. */
@@ -118,7 +123,16 @@ export async function startSimBackends(
       result.describe.redis = `private redis-server ${redis.address}${env.REDIS_URL ? ' (REDIS_URL unreachable)' : ''}`;
     }
 
-    if (env.DATABASE_URL && (await urlReachable(env.DATABASE_URL))) {
+    if (choices.postgresHa) {
+      const cluster = await startPostgresHa(choices.postgresHa);
+      stops.push(() => cluster.stop());
+      result.servers.postgresHa = cluster;
+      result.env.DATABASE_URL = `${cluster.url}/seckill_sim`;
+      await applyMigrations(result.env.DATABASE_URL);
+      result.describe.postgres = `private Patroni cluster, 3 nodes, ${
+        choices.postgresHa === 'sync' ? 'synchronous (strict)' : 'ASYNCHRONOUS'
+      } replication, behind HAProxy ${cluster.url}`;
+    } else if (env.DATABASE_URL && (await urlReachable(env.DATABASE_URL))) {
       await applyMigrations(env.DATABASE_URL);
       result.env.DATABASE_URL = env.DATABASE_URL;
       result.describe.postgres = `configured ${new URL(env.DATABASE_URL).host}`;

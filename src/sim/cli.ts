@@ -5,6 +5,7 @@ import { renderChaosTable, writeChaosReportFiles } from './chaos/chaos-report';
 import { FAULT_NAMES, faultsNamed } from './chaos/faults';
 import { runChaos, type ChaosOptions } from './chaos/run-chaos';
 import { renderTable, writeReportFiles } from './report';
+import type { ReplicationMode } from './postgres-ha';
 import { simulate, type SimOptions } from './simulate';
 
 type Preset = Omit<SimOptions, 'scenario' | 'strategies' | 'progress' | 'seed' | 'drainTimeoutMs'>;
@@ -55,6 +56,14 @@ function strategyList(value: string): StrategyName[] {
   return names as StrategyName[];
 }
 
+/** `--postgres-ha` alone is `sync`; `async` is the teaching case. */
+function replicationMode(value: string | boolean | undefined): ReplicationMode | undefined {
+  if (value === undefined) return undefined;
+  if (value === true || value === 'sync') return 'sync';
+  if (value === 'async') return 'async';
+  throw new Error(`--postgres-ha is sync (the default) or async, not ${String(value)}`);
+}
+
 function buyerAuthMode(value: string): 'open' | 'token' {
   if (value !== 'open' && value !== 'token') throw new Error(`--buyer-auth is open or token, not ${value}`);
   return value;
@@ -88,6 +97,10 @@ export function registerSimCommand(program: Command): void {
       '--redis-cluster <masters>',
       'run on a private Redis Cluster of this many masters, each with a replica',
     )
+    .option(
+      '--postgres-ha [mode]',
+      'sell on a private Patroni cluster (3 nodes, etcd, HAProxy): sync (default) or async replication',
+    )
     .option('--workers <n>', 'serve the crowd from N API processes on one port (serve --workers N)')
     .option('--seed <n>', 'crowd seed: same seed, same crowd', '42')
     .option('--drain-timeout-ms <n>', 'how long to wait for the pipeline to drain', '120000')
@@ -111,7 +124,8 @@ export function registerSimCommand(program: Command): void {
       `reports/${new Date().toISOString().replace(/[:.]/g, '-')}`,
     )
     .action(async (opts: Record<string, string | undefined>) => {
-      if (opts.chaos) return chaosCommand(opts);
+      const postgresHa = replicationMode(opts.postgresHa);
+      if (opts.chaos) return chaosCommand(opts, postgresHa);
       const preset = SCENARIOS[opts.scenario!];
       if (!preset)
         throw new Error(`unknown scenario ${opts.scenario}; use ${Object.keys(SCENARIOS).join(', ')}`);
@@ -135,6 +149,7 @@ export function registerSimCommand(program: Command): void {
         buyerAuth: buyerAuthMode(opts.buyerAuth!),
         redisCluster: pick('redisCluster', undefined),
         workers: pick('workers', undefined),
+        postgresHa,
         progress: (line) => process.stderr.write(line.startsWith('\n') ? `${line}\n` : `\r${line}`),
       };
       const report = await simulate(options);
@@ -152,7 +167,10 @@ export function registerSimCommand(program: Command): void {
     });
 }
 
-async function chaosCommand(opts: Record<string, string | undefined>): Promise<void> {
+async function chaosCommand(
+  opts: Record<string, string | undefined>,
+  postgresHa: ReplicationMode | undefined,
+): Promise<void> {
   const pick = (key: string, fallback: number) => (opts[key] !== undefined ? number(opts[key]!) : fallback);
   const options: ChaosOptions = {
     strategies: strategyList(opts.compare ?? opts.strategy!),
@@ -168,6 +186,7 @@ async function chaosCommand(opts: Record<string, string | undefined>): Promise<v
     windowMs: number(opts.chaosWindowMs!),
     drainTimeoutMs: number(opts.drainTimeoutMs!),
     apis: Math.max(1, number(opts.apis!)),
+    postgresHa,
     progress: (line) => process.stderr.write(`${line}\n`),
   };
   const report = await runChaos(options);

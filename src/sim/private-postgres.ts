@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { freePort } from '../infra/net';
 
 const run = promisify(execFile);
-const BIN = '/usr/lib/postgresql/15/bin';
+export const POSTGRES_BIN = '/usr/lib/postgresql/15/bin';
 
 export interface PrivatePostgres {
   /** Server URL without a database name, e.g. postgresql://postgres@127.0.0.1:40123 */
@@ -36,14 +36,14 @@ export class PrivatePostgresUnavailableError extends Error {}
 
 /** Why no private cluster can be started here, or undefined when it can. */
 export function missingPrivatePostgres(): string | undefined {
-  if (!existsSync(join(BIN, 'initdb')) || !existsSync(join(BIN, 'pg_ctl')))
-    return `no ${BIN}/initdb or pg_ctl (Debian: apt-get install -y postgresql-15)`;
+  if (!existsSync(join(POSTGRES_BIN, 'initdb')) || !existsSync(join(POSTGRES_BIN, 'pg_ctl')))
+    return `no ${POSTGRES_BIN}/initdb or pg_ctl (Debian: apt-get install -y postgresql-15)`;
   if (process.getuid?.() === 0 && !postgresUid())
     return 'running as root and there is no postgres user to run the cluster as';
   return undefined;
 }
 
-function postgresUid(): { uid: number; gid: number } | undefined {
+export function postgresUid(): { uid: number; gid: number } | undefined {
   try {
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
     const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
@@ -54,7 +54,7 @@ function postgresUid(): { uid: number; gid: number } | undefined {
 }
 
 /** The postmaster's PID: the first line of postmaster.pid, or undefined while the cluster is down. */
-function postmasterPid(data: string): number | undefined {
+export function postmasterPid(data: string): number | undefined {
   try {
     const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
@@ -64,7 +64,7 @@ function postmasterPid(data: string): number | undefined {
 }
 
 /** PIDs whose parent is `parent`, from the 4th field of /proc/<pid>/stat (after the parenthesised command name). */
-function childPids(parent: number): number[] {
+export function childPids(parent: number): number[] {
   const children: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -90,7 +90,9 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
     chownSync(dir, owner.uid, owner.gid);
   }
   const pg = (tool: string, args: string[]) =>
-    asRoot ? run('runuser', ['-u', 'postgres', '--', join(BIN, tool), ...args]) : run(join(BIN, tool), args);
+    asRoot
+      ? run('runuser', ['-u', 'postgres', '--', join(POSTGRES_BIN, tool), ...args])
+      : run(join(POSTGRES_BIN, tool), args);
   const port = await freePort();
   const data = join(dir, 'data');
   const serverOptions = [

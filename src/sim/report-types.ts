@@ -85,10 +85,21 @@ export interface SimReport {
 
 // Chaos mode (--chaos): runs under a seeded nemesis, the fault matrix they fill, and a summary per strategy.
 
+export interface Recovery {
+  /** ms from the injection to the first `ordered` answer to a request sent after it; absent: none came. */
+  firstOrderAfterMs?: number;
+  /** `busy` answers between the injection and that first order (or the crowd's end). */
+  busyAnswers: number;
+}
+
 export interface ChaosFaultRun {
   fault: string;
+  /** Scheduled offset from the crowd's start; injectedAtMs is when the fault was in place (later behind a slow heal). */
   atMs: number;
+  injectedAtMs?: number;
   durationMs: number;
+  /** After the injection: the first order a buyer was told of (asked after it), and the busy answers until then. */
+  recovery?: Recovery;
   /** The inject or heal step failed (the run still counts: the checker judges what the service made of it). */
   error?: string;
 }
@@ -113,6 +124,10 @@ export interface ChaosRunReport {
   retries: number;
   /** Service processes that died without being asked to (and were restarted by the supervisor). */
   crashes: number;
+  /** Buyers told `ordered` whose order is not in the database at quiescence: promises broken. */
+  acknowledgedLost: number;
+  /** Answers that were neither a purchase outcome nor `busy` (a 500, a malformed body). */
+  errorAnswers: number;
 }
 
 export interface ChaosCell {
@@ -135,6 +150,7 @@ export interface ChaosSummary {
   violations: number;
   firstFailingSeed: number | null;
   durationMs: number;
+  acknowledgedLost: number;
 }
 
 export interface ChaosReport {
@@ -142,7 +158,15 @@ export interface ChaosReport {
   /** The run's options as given, the first seed and the seeded runs per strategy. */
   scenario: Pick<
     ChaosOptions,
-    'stock' | 'segments' | 'users' | 'payRatio' | 'paymentTimeoutMs' | 'windowMs' | 'faultsPerRun' | 'apis'
+    | 'stock'
+    | 'segments'
+    | 'users'
+    | 'payRatio'
+    | 'paymentTimeoutMs'
+    | 'windowMs'
+    | 'faultsPerRun'
+    | 'apis'
+    | 'postgresHa'
   > & { firstSeed: number; runsPerStrategy: number };
   backends: SimReport['backends'];
   faults: string[];

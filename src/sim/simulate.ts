@@ -7,6 +7,7 @@ import { createLogger } from '../infra/logger';
 import type { ItemStats } from '../metrics/reconciliation';
 import { buildService, ROLES, type Service } from '../service';
 import { startSimBackends } from './backends';
+import type { ReplicationMode } from './postgres-ha';
 import { startServiceProcess, type ServiceProcess } from './service-process';
 import { driveCrowd, formatProgress } from './load-driver';
 import { fairnessOf } from './fairness';
@@ -34,6 +35,8 @@ export interface SimOptions {
   buyerAuth?: 'open' | 'token';
   /** Run the sale on a private Redis Cluster of this many masters (each with a replica). */
   redisCluster?: number;
+  /** Sell on a private Patroni cluster (three nodes behind HAProxy), synchronous or asynchronous replication. */
+  postgresHa?: ReplicationMode;
   /** Serve the crowd from this many API processes (`serve --workers N`); the other roles stay in this process. */
   workers?: number;
 }
@@ -47,6 +50,7 @@ export async function simulate(
 ): Promise<SimReport> {
   const backends = await startSimBackends(env, options.strategies, {
     redisClusterMasters: options.redisCluster,
+    postgresHa: options.postgresHa,
   });
   const serviceEnv: NodeJS.ProcessEnv = {
     ...env,

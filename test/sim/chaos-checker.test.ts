@@ -108,6 +108,8 @@ const run = (seed: number, faults: string[], violations: string[]): ChaosRunRepo
   gaveUp: 0,
   retries: 0,
   crashes: 0,
+  acknowledgedLost: 0,
+  errorAnswers: 0,
 });
 
 test('a failing run marks every fault it injected; faults never drawn are "not run"', () => {

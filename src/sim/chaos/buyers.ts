@@ -3,6 +3,7 @@
 // The autocannon crowd of load-driver.ts counts each answer once and moves on, which is right for measuring
 // throughput and wrong here. Payers pay right after their order, retrying the same way.
 import { classifyAnswer } from '../load-driver';
+import type { TimedAnswer } from './recovery';
 
 const REQUEST_TIMEOUT_MS = 3000;
 const RETRY_DELAY_MS = 150;
@@ -25,6 +26,8 @@ export interface BuyerResults {
   /** Buyers who never got a final answer before the deadline. */
   gaveUp: number;
   retries: number;
+  /** Every purchase answer, timed (recovery.ts reads how long a fault kept buyers from ordering). */
+  answers: TimedAnswer[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -44,7 +47,7 @@ async function post(url: string, body: unknown): Promise<{ status: number; text:
 }
 
 export async function runBuyers(plan: BuyerPlan): Promise<BuyerResults> {
-  const results: BuyerResults = { acknowledged: [], soldOut: 0, gaveUp: 0, retries: 0 };
+  const results: BuyerResults = { acknowledged: [], soldOut: 0, gaveUp: 0, retries: 0, answers: [] };
   const gap = plan.userIds.length ? plan.arrivalWindowMs / plan.userIds.length : 0;
   await Promise.all(
     plan.userIds.map(async (userId, i) => {
@@ -52,8 +55,10 @@ export async function runBuyers(plan: BuyerPlan): Promise<BuyerResults> {
       // Each buyer starts at its own api process and moves to the next one when it gets no answer.
       for (let attempt = 0; Date.now() < plan.deadline; attempt++) {
         const url = plan.urls[(i + attempt) % plan.urls.length];
+        const sentAt = Date.now();
         const res = await post(`${url}/seckill`, { userId, itemId: plan.itemId });
         const outcome = res ? classifyAnswer(res.status, res.text) : undefined;
+        results.answers.push({ sentAt, at: Date.now(), outcome: outcome?.outcome ?? 'no_answer' });
         if (outcome?.outcome === 'ordered') {
           results.acknowledged.push({ orderId: outcome.orderId!, userId });
           if (plan.pays(userId)) await pay(plan, outcome.orderId!, userId, i);

@@ -1,6 +1,6 @@
 // The chaos report three ways: the fault matrix as a terminal table, as an HTML page, and report.json.
 import { escapeHtml, writeReportPair } from '../report';
-import type { ChaosCell, ChaosReport } from '../report-types';
+import type { ChaosCell, ChaosFaultRun, ChaosReport } from '../report-types';
 
 /** "pass 3", "FAIL 1/4", "not run", "n/a": runs that injected the fault, and how many failed. */
 function cellText(cell: ChaosCell): string {
@@ -23,12 +23,22 @@ export function replayCommand(report: ChaosReport, strategy: string, seed: numbe
   return (
     `npm run sim -- --chaos --strategy ${strategy} --seed ${seed} --stock ${s.stock} --segments ${s.segments} ` +
     `--users ${s.users} --pay-ratio ${s.payRatio} --payment-timeout-ms ${s.paymentTimeoutMs} ` +
-    `--chaos-window-ms ${s.windowMs} --faults-per-run ${s.faultsPerRun} --apis ${s.apis} --faults ${report.faults.join(',')}`
+    `--chaos-window-ms ${s.windowMs} --faults-per-run ${s.faultsPerRun} --apis ${s.apis} --faults ${report.faults.join(',')}` +
+    (s.postgresHa ? ` --postgres-ha ${s.postgresHa}` : '')
   );
 }
 
 function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function recoveryText(recovery: ChaosFaultRun['recovery']): string {
+  if (!recovery) return 'not injected';
+  const first =
+    recovery.firstOrderAfterMs === undefined
+      ? 'no order after it'
+      : `first order after ${formatSeconds(recovery.firstOrderAfterMs)}`;
+  return `${first}, ${recovery.busyAnswers} busy`;
 }
 
 function table(rows: string[][]): string[] {
@@ -49,16 +59,35 @@ export function renderChaosTable(report: ChaosReport): string {
     ...report.faults.map((fault) => [fault, ...strategies.map((st) => cellText(cellOf(report, st, fault)))]),
   ]);
   const summary = table([
-    ['strategy', 'runs', 'faults injected', 'violations', 'first failing seed', 'run time'],
+    [
+      'strategy',
+      'runs',
+      'faults injected',
+      'violations',
+      'acknowledged lost',
+      'first failing seed',
+      'run time',
+    ],
     ...report.summary.map((row) => [
       `${row.strategy}${row.expectedSafe ? '' : ' (unsafe by design)'}`,
       String(row.runs),
       String(row.faultsInjected),
       String(row.violations),
+      String(row.acknowledgedLost),
       row.firstFailingSeed === null ? '-' : String(row.firstFailingSeed),
       formatSeconds(row.durationMs),
     ]),
   ]);
+  // On a Patroni cluster the question is how long a failover kept buyers from ordering, run by run.
+  const recoveries = s.postgresHa
+    ? report.runs.flatMap((run) =>
+        run.faults.map(
+          (f) =>
+            `  ${run.strategy} seed ${run.seed} ${f.fault}: ${recoveryText(f.recovery)}; ` +
+            `acknowledged lost ${run.acknowledgedLost}, error answers ${run.errorAnswers}, crashes ${run.crashes}`,
+        ),
+      )
+    : [];
   const failures = report.runs
     .filter((run) => run.violations.length)
     .map(
@@ -74,6 +103,9 @@ export function renderChaosTable(report: ChaosReport): string {
     ...matrix,
     '',
     ...summary,
+    ...(recoveries.length
+      ? ['', 'after each fault (first order, busy answers until then):', ...recoveries]
+      : []),
     ...(failures.length ? ['', 'failing runs:', ...failures] : []),
     ...(firstFailure
       ? ['', `replay: ${replayCommand(report, firstFailure.strategy, firstFailure.seed)}`]
@@ -112,7 +144,7 @@ export function renderChaosHtml(report: ChaosReport): string {
     .map(
       (row) =>
         `<tr><th scope="row">${escapeHtml(row.strategy)}</th><td>${row.runs}</td><td>${row.faultsInjected}</td>` +
-        `<td>${row.violations}</td><td>${row.firstFailingSeed ?? '-'}</td><td>${formatSeconds(row.durationMs)}</td></tr>`,
+        `<td>${row.violations}</td><td>${row.acknowledgedLost}</td><td>${row.firstFailingSeed ?? '-'}</td><td>${formatSeconds(row.durationMs)}</td></tr>`,
     )
     .join('');
   return `<!doctype html>
@@ -136,7 +168,7 @@ td.pass { background: #e6f4ea; } td.fail { background: #fce8e6; } td.notrun, td.
 it injected). Hover a cell for its failures; n/a cells say why the fault cannot be injected.</p>
 <table><thead><tr><th>fault</th>${head}</tr></thead><tbody>${rows}</tbody></table>
 <h2>Summary</h2>
-<table><thead><tr><th>strategy</th><th>runs</th><th>faults injected</th><th>violations</th><th>first failing seed</th><th>run time</th></tr></thead>
+<table><thead><tr><th>strategy</th><th>runs</th><th>faults injected</th><th>violations</th><th>acknowledged lost</th><th>first failing seed</th><th>run time</th></tr></thead>
 <tbody>${summary}</tbody></table>
 </body>
 </html>

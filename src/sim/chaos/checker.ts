@@ -91,10 +91,15 @@ function checkOrders(orders: OrderRow[], acknowledged: RunFacts['acknowledged'])
   const twice = [...stored.values()].filter((n) => n > 1).length;
   if (shared || twice) violations.push({ check: 'order ids unique', numbers: { shared, twice } });
 
-  // An `ordered` answer is a promise: the order must exist, for that buyer.
-  const lost = acknowledged.filter(({ orderId }) => !stored.has(orderId)).length;
+  const lost = acknowledgedLost(orders, acknowledged);
   if (lost) violations.push({ check: 'acknowledged orders kept', numbers: { lost } });
   return violations;
+}
+
+/** An `ordered` answer is a promise: the buyers told so whose order is not in the database. */
+export function acknowledgedLost(orders: OrderRow[], acknowledged: RunFacts['acknowledged']): number {
+  const stored = new Set(orders.map((order) => order.id));
+  return acknowledged.filter(({ orderId }) => !stored.has(orderId)).length;
 }
 
 function checkPipeline(outbox: RunFacts['outbox'], consumerLag: number): Violation[] {

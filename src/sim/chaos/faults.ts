@@ -40,6 +40,9 @@ function lockServersOf(target: Pick<ChaosTarget, 'strategy' | 'servers'>): LockS
 const privateRedisOnly: Fault['unavailable'] = ({ servers }) =>
   servers.redis ? undefined : 'Redis is configured (REDIS_URL), not the sim’s own';
 
+const patroniOnly: Fault['unavailable'] = ({ servers }) =>
+  servers.postgresHa ? undefined : 'PostgreSQL is not a Patroni cluster (--postgres-ha)';
+
 /** kill -9 of a service child, started again (same port, same data) when the fault heals. */
 function killProcess(
   name: string,
@@ -105,6 +108,35 @@ export const FAULTS: readonly Fault[] = [
     async inject({ servers }) {
       await servers.postgres!.restart();
       return async () => undefined;
+    },
+  },
+  {
+    name: 'postgres-failover',
+    durationMs: [0, 0],
+    unavailable: patroniOnly,
+    async inject({ servers }) {
+      // Patroni sees its postmaster die and, with primary_start_timeout 0, hands the leader key to the synchronous
+      // standby; it then rewinds the old node and starts it again as a standby, which the heal waits for.
+      const primary = await servers.postgresHa!.primary();
+      if (!primary) throw new Error('no primary to kill');
+      primary.killPostmaster();
+      return () => servers.postgresHa!.waitForStandby(primary.name);
+    },
+  },
+  {
+    name: 'postgres-node-crash',
+    // Down past Patroni's ttl (10 s): the leader key expires and a standby is promoted, rather than the node coming
+    // back in time to lead again.
+    durationMs: [12_000, 14_000],
+    unavailable: patroniOnly,
+    async inject({ servers }) {
+      const primary = await servers.postgresHa!.primary();
+      if (!primary) throw new Error('no primary to crash');
+      await primary.crash();
+      return async () => {
+        await primary.start();
+        await servers.postgresHa!.waitForStandby(primary.name);
+      };
     },
   },
   killProcess(

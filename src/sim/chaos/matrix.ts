@@ -35,6 +35,7 @@ export function summarise(runs: readonly ChaosRunReport[], strategies: readonly 
       violations: mine.reduce((sum, run) => sum + run.violations.length, 0),
       firstFailingSeed: mine.find((run) => run.violations.length)?.seed ?? null,
       durationMs: mine.reduce((sum, run) => sum + run.durationMs, 0),
+      acknowledgedLost: mine.reduce((sum, run) => sum + run.acknowledgedLost, 0),
     };
   });
 }

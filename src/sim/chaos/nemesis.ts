@@ -20,6 +20,8 @@ export async function runNemesis(
     log.push(entry);
     try {
       const heal = await fault.inject(target, step.pick);
+      // In place now: finding the target (a process, the primary) may have taken a while.
+      entry.injectedAtMs = Date.now() - startedAt;
       await sleep(step.durationMs);
       await heal();
     } catch (err) {
