@@ -6,7 +6,8 @@
 #   pointing elsewhere skip the local check of that one.
 # - Programs the tests run: kcat (second Kafka client of the broker's compatibility tests), prometheus (a real
 #   scrape of /metrics), etcd (etcd-server) and ZooKeeper (zookeeper) for the lock strategies' tests, which start
-#   their own servers on free ports, and haproxy for the scale-out tests; none of their system services is started.
+#   their own servers on free ports, haproxy for the scale-out tests, and patroni for the PostgreSQL failover tests
+#   (a private cluster with etcd and HAProxy); none of their system services is started.
 # - The service's own database (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/seckill), created if
 #   missing and migrated: the drift check (test/db) runs the CLI against it.
 # Idempotent; quick when everything is there. Not root and something missing: says which Debian package to install.
@@ -78,6 +79,8 @@ ensure_programs() {
   command -v haproxy >/dev/null || missing+=(haproxy)
   # The zookeeper package's server is a jar run with java (src/sim/lock-servers.ts runs it the same way).
   [ -e /usr/share/java/zookeeper.jar ] && command -v java >/dev/null || missing+=(zookeeper)
+  # The PostgreSQL failover tests run a private Patroni cluster (src/sim/postgres-ha.ts) with etcd and HAProxy.
+  command -v patroni >/dev/null || missing+=(patroni)
   [ ${#missing[@]} -eq 0 ] || apt_install_quiet_services "${missing[@]}"
 }
 
@@ -101,6 +104,6 @@ else
 fi
 ensure_programs
 ensure_database
-ready+=(kcat prometheus etcd ZooKeeper HAProxy "the service database")
+ready+=(kcat prometheus etcd ZooKeeper HAProxy Patroni "the service database")
 printf -v summary '%s, ' "${ready[@]}"
 log "ready: ${summary%, }"

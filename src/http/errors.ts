@@ -2,6 +2,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, type ErrorCode } from '../errors';
 import type { Logger } from '../infra/logger';
+import { isDatabaseUnavailable } from '../infra/postgres';
 
 const STATUS_OF: Record<ErrorCode, number> = {
   invalid_json: 400,
@@ -39,7 +40,10 @@ function clientErrorCode(status: unknown): ErrorCode | undefined {
 export function toAppError(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err;
   const { type, status } = (err ?? {}) as { type?: unknown; status?: unknown };
-  const code = (typeof type === 'string' ? BODY_PARSER_ERRORS[type] : undefined) ?? clientErrorCode(status);
+  const code =
+    (typeof type === 'string' ? BODY_PARSER_ERRORS[type] : undefined) ??
+    clientErrorCode(status) ??
+    (isDatabaseUnavailable(err) ? 'unavailable' : undefined);
   return code ? new AppError(code, (err as Error).message) : undefined;
 }
 

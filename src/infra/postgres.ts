@@ -88,3 +88,40 @@ export function leaveErrorsToQueries(client: PoolClient): () => void {
   client.on('error', ignore);
   return () => client.off('error', ignore);
 }
+
+/**
+ * SQLSTATEs that say "no primary to talk to right now" rather than "this request is wrong": connection exceptions,
+ * a server shutting down or starting (a failover, a restart), and a read-only answer (a standby, or a node still
+ * finishing its promotion, was reached).
+ */
+const UNAVAILABLE_STATES = /^(08...|57P0[1-3]|25006)$/;
+/** What node-postgres and Prisma say, without a SQLSTATE, when the connection itself failed or could not be had. */
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|connection error|ECONNREFUSED|ECONNRESET|timeout exceeded when trying to connect|Unable to start a transaction in the given time/;
+
+/**
+ * The SQLSTATE of a pg error, or of a Prisma error wrapping one (its driver adapter's cause, or its message; a Prisma
+ * error's own `code` is Prisma's, such as P2028).
+ */
+function sqlStateOf(err: {
+  name?: unknown;
+  code?: unknown;
+  message?: unknown;
+  meta?: unknown;
+}): string | undefined {
+  const prisma = typeof err.name === 'string' && err.name.startsWith('PrismaClient');
+  if (!prisma && typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code)) return err.code;
+  const meta = err.meta as { driverAdapterError?: { cause?: { originalCode?: unknown } } } | undefined;
+  const original = meta?.driverAdapterError?.cause?.originalCode;
+  if (typeof original === 'string') return original;
+  return typeof err.message === 'string' ? /Code: `([0-9A-Z]{5})`/.exec(err.message)?.[1] : undefined;
+}
+
+/** The database could not serve this now (answered as 503 busy, never a 500): it may well a moment later. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const state = sqlStateOf(err as { code?: unknown });
+  if (state) return UNAVAILABLE_STATES.test(state);
+  const message = (err as { message?: unknown }).message;
+  return typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message);
+}

@@ -7,7 +7,11 @@ import { reservationOf } from './reservation';
 export class DatabaseLedger implements StockLedger {
   constructor(private readonly db: Db) {}
 
-  /** One statement, so one snapshot: capacity, active orders and owed give-backs agree with each other. */
+  /**
+   * One statement, so one snapshot: capacity, active orders and owed give-backs agree with each other. FOR SHARE: a
+   * row lock is refused on a standby, and on a node still finishing its promotion, which may not have replayed every
+   * acknowledged order yet; a repair must never set Redis from such a ledger.
+   */
   async segments(itemId: string): Promise<LedgerSegment[]> {
     const rows = await this.db.$queryRaw<
       { segment: number; capacity: number; active: bigint; owed: string[] }[]
@@ -18,7 +22,7 @@ export class DatabaseLedger implements StockLedger {
         COALESCE((SELECT array_agg(o.id::text) FROM orders o
           WHERE o.item_id = s.item_id AND o.segment = s.segment
             AND o.status = 'CANCELLED' AND o.stock_returned_at IS NULL), '{}') AS owed
-      FROM stock_segments s WHERE s.item_id = ${BigInt(itemId)} ORDER BY s.segment`;
+      FROM stock_segments s WHERE s.item_id = ${BigInt(itemId)} ORDER BY s.segment FOR SHARE OF s`;
     return rows.map((row) => ({ ...row, active: Number(row.active) }));
   }
 

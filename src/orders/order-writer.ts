@@ -9,18 +9,24 @@
 // batches overlap their inserts.
 // Each request awaits its own order's fate. A COMMIT whose reply is lost is resolved by reading back, never guessed.
 // While the database cannot be reached (a failover, a restart) a circuit breaker fails batches at once, and
-// placeOrder asks `accepting()` before it takes a unit: buyers hear "busy" instead of waiting on dead connections.
+// placeOrder asks `accepting()` before it takes a unit: buyers hear "busy" instead of waiting on dead connections
+// (and instead of holding units that would read as sold out to everyone else until the database is back).
 // cockatiel 3: its 4.x needs Node 22 and ESM.
 import {
   circuitBreaker,
   CircuitState,
   ConsecutiveBreaker,
-  handleAll,
+  handleWhen,
   type CircuitBreakerPolicy,
 } from 'cockatiel';
 import type { Pool, PoolClient } from 'pg';
 import { ORDERS_TOPIC, type OrderEvent } from '../order-events';
-import { isDefiniteFailure, isRetryable, leaveErrorsToQueries } from '../infra/postgres';
+import {
+  isDatabaseUnavailable,
+  isDefiniteFailure,
+  isRetryable,
+  leaveErrorsToQueries,
+} from '../infra/postgres';
 import type { Logger } from '../infra/logger';
 import type { IdGenerator } from './ids';
 
@@ -73,6 +79,9 @@ export class OrderWriter {
   private committing = 0;
   private readonly idle = new Set<() => void>();
   private readonly breaker: CircuitBreakerPolicy;
+  /** Batches whose COMMIT outcome is being read back. */
+  private resolving = 0;
+  private openedAt = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -80,17 +89,29 @@ export class OrderWriter {
     private readonly log: Logger,
     private readonly options: OrderWriterOptions,
   ) {
-    this.breaker = circuitBreaker(handleAll, {
+    // Counted: failures that say the database is away (no connection, a broken one, a standby answering), not a
+    // batch rolled back by the database itself.
+    const databaseAway = handleWhen((err) => err instanceof OutcomeUnknown || isDatabaseUnavailable(err));
+    this.breaker = circuitBreaker(databaseAway, {
       halfOpenAfter: options.breaker.halfOpenAfterMs,
       breaker: new ConsecutiveBreaker(options.breaker.failures),
     });
-    this.breaker.onBreak(() => log.warn('PostgreSQL unreachable: purchases answer busy until it is back'));
+    this.breaker.onBreak(() => {
+      this.openedAt = Date.now();
+      log.warn('PostgreSQL unreachable: purchases answer busy until it is back');
+    });
     this.breaker.onReset(() => log.info('PostgreSQL reachable again: purchases resume'));
   }
 
-  /** False while the breaker is open: the database was unreachable just now, and a purchase would only wait. */
+  /**
+   * False while the breaker is open (the database was unreachable just now) or a batch's fate is being read back:
+   * a purchase would only take a unit to wait with it, and the units held so would read as sold out to others.
+   */
   accepting(): boolean {
-    return this.breaker.state !== CircuitState.Open;
+    if (this.resolving) return false;
+    // cockatiel turns half-open only on the next call after the wait: once it is over, let purchases make that call.
+    const waited = Date.now() - this.openedAt >= this.options.breaker.halfOpenAfterMs;
+    return this.breaker.state !== CircuitState.Open || waited;
   }
 
   write(order: OrderToWrite): Promise<WriteOutcome> {
@@ -140,7 +161,8 @@ export class OrderWriter {
       const result = await this.commitOnce(orders);
       if (result.kind === 'done') return result.outcomes;
       if (result.kind === 'retry' && attempt < 3) continue;
-      if (result.kind === 'unknown') return this.resolveUnknown(orders, result.backendPid, result.startedAt);
+      if (result.kind === 'unknown')
+        return this.resolveWhileRefusing(orders, result.backendPid, result.startedAt);
       this.log.warn({ err: result.err, orders: orders.length }, 'order batch rolled back');
       return orders.map(() => 'failed');
     }
@@ -153,12 +175,19 @@ export class OrderWriter {
     | { kind: 'retry' | 'failed'; err: unknown }
     | { kind: 'unknown'; backendPid: number; startedAt: Date }
   > {
-    let client: PoolClient;
     try {
-      client = await this.breaker.execute(() => this.pool.connect());
+      return { kind: 'done', outcomes: await this.breaker.execute(() => this.transaction(orders)) };
     } catch (err) {
-      return { kind: 'failed', err };
+      if (err instanceof OutcomeUnknown)
+        return { kind: 'unknown', backendPid: err.backendPid, startedAt: err.startedAt };
+      // Rolled back for sure, never tried (no connection, the breaker open), or a deadlock worth one more try.
+      return { kind: isRetryable(err) ? 'retry' : 'failed', err };
     }
+  }
+
+  /** One transaction: the batch's outcomes, or a throw (OutcomeUnknown when the COMMIT's fate is not known). */
+  private async transaction(orders: OrderToWrite[]): Promise<WriteOutcome[]> {
+    const client = await this.pool.connect();
     const backendPid = (client as unknown as { processID: number }).processID;
     const startedAt = new Date();
     let commitSent = false;
@@ -170,14 +199,13 @@ export class OrderWriter {
       await client.query('COMMIT');
       stopIgnoring();
       client.release();
-      return { kind: 'done', outcomes };
+      return outcomes;
     } catch (err) {
       const definite = isDefiniteFailure(err, commitSent);
       await client.query('ROLLBACK').catch(() => undefined);
       stopIgnoring();
       client.release(definite ? undefined : (err as Error)); // a broken connection is not reused
-      if (!definite) return { kind: 'unknown', backendPid, startedAt };
-      return { kind: isRetryable(err) ? 'retry' : 'failed', err };
+      throw definite ? err : new OutcomeUnknown(backendPid, startedAt);
     }
   }
 
@@ -272,6 +300,20 @@ export class OrderWriter {
     );
   }
 
+  /** While a batch's fate is being read back, purchases take no units (`accepting`): the database is in doubt. */
+  private async resolveWhileRefusing(
+    orders: OrderToWrite[],
+    backendPid: number,
+    startedAt: Date,
+  ): Promise<WriteOutcome[]> {
+    this.resolving++;
+    try {
+      return await this.resolveUnknown(orders, backendPid, startedAt);
+    } finally {
+      this.resolving--;
+    }
+  }
+
   /**
    * The connection broke after COMMIT was sent: the batch may or may not be in. End the old backend for sure (so a
    * COMMIT still on its way cannot land after we looked), then read back which orders exist.
@@ -311,14 +353,26 @@ export class OrderWriter {
         if (!rows.length) break;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      // FOR SHARE: a standby, or a node still finishing its promotion, refuses it (it may not have replayed every
+      // acknowledged order yet, and an order missed here would be answered busy and its unit given back).
       const { rows } = await client.query<{ id: string }>(
-        'SELECT id::text FROM orders WHERE id = ANY($1::bigint[])',
+        'SELECT id::text FROM orders WHERE id = ANY($1::bigint[]) FOR SHARE',
         [orders.map((o) => o.orderId)],
       );
       return new Set(rows.map((row) => row.id));
     } finally {
       client.release();
     }
+  }
+}
+
+/** The connection broke after COMMIT was sent: the batch may or may not be in. */
+class OutcomeUnknown extends Error {
+  constructor(
+    readonly backendPid: number,
+    readonly startedAt: Date,
+  ) {
+    super('COMMIT outcome unknown');
   }
 }
 

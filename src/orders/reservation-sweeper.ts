@@ -23,11 +23,21 @@ export async function sweepStaleReservations(
     const stock = deps.stock.get(sale.strategy);
     for (const { segment, reservation } of await stock.staleReservations(sale, cutoff)) {
       const { orderId, userId } = parseReservation(reservation);
-      const order = await deps.db.order.findUnique({ where: { id: BigInt(orderId) }, select: { id: true } });
+      const order = await orderExists(deps.db, orderId);
       await stock.settle(sale, segment, { userId, reservation }, order ? 'ordered' : 'failed');
       if (order) cleared++;
       else returned++;
     }
   }
   return { returned, cleared };
+}
+
+/**
+ * An absent order gives its unit back, so the answer must come from a primary: FOR SHARE is refused on a standby and
+ * on a node still finishing its promotion (which may not have replayed every acknowledged order yet); the sweep then
+ * fails and runs again.
+ */
+async function orderExists(db: Db, orderId: string): Promise<boolean> {
+  const rows = await db.$queryRaw<unknown[]>`SELECT 1 FROM orders WHERE id = ${BigInt(orderId)} FOR SHARE`;
+  return rows.length > 0;
 }

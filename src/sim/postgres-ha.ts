@@ -136,6 +136,8 @@ function patroniConfig(
       pgpass: join(dir, 'pgpass'),
       authentication: { superuser: postgres, replication: postgres, rewind: postgres },
       parameters: { unix_socket_directories: dir },
+      // A standby clones the primary at once, not after a spread checkpoint (minutes with dirty buffers).
+      basebackup: [{ checkpoint: 'fast' }],
     },
   };
 }
@@ -163,6 +165,16 @@ function haproxyConfig(port: number, nodes: { port: number; restPort: number }[]
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function restStatus(url: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The port of the PostgreSQL that HAProxy leads a new connection to, if that one takes writes. */
 async function writablePort(url: string): Promise<number | undefined> {
@@ -254,11 +266,10 @@ function clusterOf(
   helperPids: () => (number | undefined)[],
   stop: () => Promise<void>,
 ): PostgresHa {
-  // The primary as clients find it: whichever node HAProxy leads a new connection to, if it takes writes. (Asking
-  // each node's REST API instead is slower to answer on a loaded machine than PostgreSQL is.)
+  // Every node's REST API asked at once: on a loaded machine one of them may be slow to answer.
   const primary = async () => {
-    const port = await writablePort(url);
-    return nodes.find((node) => node.port === port);
+    const answers = await Promise.all(nodes.map((node) => restStatus(`${node.restUrl}/primary`)));
+    return nodes.find((_, i) => answers[i] === 200);
   };
   const members = async () => {
     for (const node of nodes) {
@@ -282,7 +293,7 @@ function clusterOf(
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         const node = await primary();
-        if (node && node.name !== not) return node;
+        if (node && node.name !== not && (await writablePort(url)) === node.port) return node;
         await sleep(100);
       }
       throw new Error(`no primary${not ? ` other than ${not}` : ''} after ${timeoutMs} ms`);

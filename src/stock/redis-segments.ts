@@ -116,7 +116,7 @@ export class RedisSegmentedStock implements StockStrategy {
 
   /**
    * After the home segment's answer: walks the segments until a unit is taken, every segment has been seen empty
-   * (sold out), another buyer declared the item sold out, or the lock wait is over (busy). A missing segment is never
+   * (sold out, or busy while units are held), another buyer declared the item sold out, or the lock wait is over (busy). A missing segment is never
    * "empty": the sale is repaired and the buyer hears "busy", never a wrong "sold out".
    */
   private async walk(
@@ -138,7 +138,7 @@ export class RedisSegmentedStock implements StockStrategy {
         if (attempt === 'empty') this.sawEmpty(sale.itemId, segment, seenEmpty);
       }
       if (missing) return this.repairThenBusy(sale);
-      if (seenEmpty.size === sale.segments) return this.declareSoldOut(sale.itemId);
+      if (seenEmpty.size === sale.segments) return this.soldOutOrBusy(sale);
       // Only a walk that met empty segments can be near a sell-out another buyer already declared.
       if (seenEmpty.size && (await this.redis.exists(itemKeys(sale.itemId).soldOut)) === 1) {
         this.memory.markSoldOut(sale.itemId);
@@ -152,6 +152,18 @@ export class RedisSegmentedStock implements StockStrategy {
   private sawEmpty(itemId: string, segment: number, seenEmpty: Set<number>): void {
     seenEmpty.add(segment);
     this.memory.markSegmentEmpty(itemId, segment);
+  }
+
+  /**
+   * Every counter is at 0, but units held by purchases still awaiting the database are not sold yet: they come back
+   * if those orders fail (a database failover holds them for seconds). While any is held the answer is busy; only an
+   * item with nothing held is declared sold out, so no buyer is told "sold out" about units that come back.
+   */
+  private async soldOutOrBusy(sale: SaleStock): Promise<TakeResult> {
+    const held = await Promise.all(
+      Array.from({ length: sale.segments }, (_, s) => this.redis.zcard(segmentKeys(sale.itemId, s).held)),
+    );
+    return held.some((n) => n > 0) ? { kind: 'busy' } : this.declareSoldOut(sale.itemId);
   }
 
   private async declareSoldOut(itemId: string): Promise<TakeResult> {

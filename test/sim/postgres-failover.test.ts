@@ -28,7 +28,6 @@ const options: ChaosOptions = {
 const env = { PATH: process.env.PATH, LOG_LEVEL: 'info' };
 
 function expectExactAfterFailover(run: ChaosRunReport, stock: number): void {
-  console.log(JSON.stringify(run));
   // The checker's verdict: orders = stock, oversell/undersell/dbDrift 0, one order per user, every acknowledged
   // order present, outbox all sent and applied once (the relay and consumer drained after the switch).
   expect(run.violations).toEqual([]);
