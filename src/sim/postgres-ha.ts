@@ -48,8 +48,8 @@ export interface PostgresHa {
   /** HAProxy's address, without a database name: postgresql://postgres@127.0.0.1:<port> */
   url: string;
   nodes: PatroniNode[];
-  /** The node whose REST API answers 200 on /primary, if any does now. */
-  primary(): Promise<PatroniNode | undefined>;
+  /** The node whose REST API answers 200 on /primary, asked again until one does (a loaded machine answers late). */
+  primary(timeoutMs?: number): Promise<PatroniNode>;
   /** Waits until a node other than `not` leads and takes writes through HAProxy. */
   waitForPrimary(options?: { not?: string; timeoutMs?: number }): Promise<PatroniNode>;
   /** Waits until `name` runs as a standby of another leader (rewound, streaming), as after a failover it should. */
@@ -267,7 +267,7 @@ function clusterOf(
   stop: () => Promise<void>,
 ): PostgresHa {
   // Every node's REST API asked at once: on a loaded machine one of them may be slow to answer.
-  const primary = async () => {
+  const leaderNow = async () => {
     const answers = await Promise.all(nodes.map((node) => restStatus(`${node.restUrl}/primary`)));
     return nodes.find((_, i) => answers[i] === 200);
   };
@@ -287,16 +287,24 @@ function clusterOf(
     mode,
     url,
     nodes,
-    primary,
     members,
     async waitForPrimary({ not, timeoutMs = 60_000 } = {}) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        const node = await primary();
+        const node = await leaderNow();
         if (node && node.name !== not && (await writablePort(url)) === node.port) return node;
         await sleep(100);
       }
       throw new Error(`no primary${not ? ` other than ${not}` : ''} after ${timeoutMs} ms`);
+    },
+    async primary(timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const node = await leaderNow();
+        if (node) return node;
+        if (Date.now() > deadline) throw new Error(`no node answers as the primary after ${timeoutMs} ms`);
+        await sleep(100);
+      }
     },
     async waitForStandby(name, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;

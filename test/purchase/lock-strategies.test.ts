@@ -24,21 +24,18 @@ import { restartLocalPostgres } from '../support/postgres-server';
 jest.setTimeout(120_000);
 
 let stockRedis: PrivateRedis;
-let redlockServers: PrivateRedis[];
+let redlockServers: PrivateRedis[] = [];
 let etcd: LockServer;
 let zookeeper: LockServer;
 let stack: TestStack;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  [stockRedis, etcd, zookeeper, ...redlockServers] = await Promise.all([
-    startPrivateRedis(),
-    startEtcd(),
-    startZookeeper(),
-    startPrivateRedis(),
-    startPrivateRedis(),
-    startPrivateRedis(),
-  ] as const);
+  // One after another, each kept as soon as it runs: when one fails to start, afterAll still stops the others.
+  stockRedis = await startPrivateRedis();
+  etcd = await startEtcd();
+  zookeeper = await startZookeeper();
+  for (let i = 0; i < 3; i++) redlockServers.push(await startPrivateRedis());
   env = {
     REDIS_URL: stockRedis.url,
     ETCD_ENDPOINTS: etcd.address,

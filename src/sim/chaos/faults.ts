@@ -118,7 +118,6 @@ export const FAULTS: readonly Fault[] = [
       // Patroni sees its postmaster die and, with primary_start_timeout 0, hands the leader key to the synchronous
       // standby; it then rewinds the old node and starts it again as a standby, which the heal waits for.
       const primary = await servers.postgresHa!.primary();
-      if (!primary) throw new Error('no primary to kill');
       primary.killPostmaster();
       return () => servers.postgresHa!.waitForStandby(primary.name);
     },
@@ -131,7 +130,6 @@ export const FAULTS: readonly Fault[] = [
     unavailable: patroniOnly,
     async inject({ servers }) {
       const primary = await servers.postgresHa!.primary();
-      if (!primary) throw new Error('no primary to crash');
       await primary.crash();
       return async () => {
         await primary.start();

@@ -48,9 +48,18 @@ export interface ChaosOptions {
 
 /** What the children run with: short sweeps and grace so that the backstops act within a run. */
 const RESERVATION_GRACE_MS = 3000;
+/**
+ * On a Patroni cluster a purchase's write can stay in flight through a failover: queued behind a batch whose COMMIT
+ * is read back for up to ORDER_RESOLVE_TIMEOUT_MS (10 s), then its own connection (up to 5 s). A reservation must
+ * outlive that before the sweeper may give its unit back, or a unit is for sale again while its order commits.
+ */
+const HA_RESERVATION_GRACE_MS = 20_000;
 const SWEEP_INTERVAL_MS = 500;
 /** Late buyers come in waves this size until one is told sold_out. */
 const LATE_WAVE = 10;
+
+const graceOf = (options: ChaosOptions) =>
+  options.postgresHa ? HA_RESERVATION_GRACE_MS : RESERVATION_GRACE_MS;
 
 export async function runChaos(
   options: ChaosOptions,
@@ -75,7 +84,7 @@ export async function runChaos(
         LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
         RATE_LIMIT_USER_PER_SEC: '0',
         MAX_IN_FLIGHT: '0',
-        RESERVATION_GRACE_MS: String(RESERVATION_GRACE_MS),
+        RESERVATION_GRACE_MS: String(graceOf(options)),
         SWEEP_INTERVAL_MS: String(SWEEP_INTERVAL_MS),
         KAFKA_SESSION_TIMEOUT_MS: '6000',
       },
@@ -194,7 +203,7 @@ async function chaosRun(ctx: RunContext): Promise<ChaosRunReport> {
       crowdStart,
     ),
   ]);
-  const settle = { settleMs: RESERVATION_GRACE_MS + 4 * SWEEP_INTERVAL_MS, deadline };
+  const settle = { settleMs: graceOf(options) + 4 * SWEEP_INTERVAL_MS, deadline };
   await waitForQuiescence(client, ctx.db, itemId, settle);
   // Units given back after the crowd left are sold to late buyers, who all pay: the sale ends sold out.
   const late = { acknowledged: [] as { orderId: string; userId: string }[], soldOut: 0 };
