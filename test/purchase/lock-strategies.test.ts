@@ -24,7 +24,7 @@ import { restartLocalPostgres } from '../support/postgres-server';
 jest.setTimeout(120_000);
 
 let stockRedis: PrivateRedis;
-let redlockServers: PrivateRedis[] = [];
+const redlockServers: PrivateRedis[] = [];
 let etcd: LockServer;
 let zookeeper: LockServer;
 let stack: TestStack;
