@@ -35,8 +35,11 @@ export interface PatroniNode {
   restUrl: string;
   /** Patroni and PostgreSQL's processes of this node (postmaster, backends, background workers). */
   pids(): number[];
-  /** kill -9 of the postmaster alone: Patroni lives on and sees its PostgreSQL die. */
-  killPostmaster(): void;
+  /**
+   * kill -9 of this node's PostgreSQL, the postmaster and every process it forked at once (backends, WAL senders),
+   * as a crash takes them: none lives on to answer or to stream what it had. Patroni lives on and sees it die.
+   */
+  killPostgres(): void;
   /** kill -9 of Patroni and its PostgreSQL at once: the node is gone, as in a machine crash. */
   crash(): Promise<void>;
   /** Patroni started again on the same data (after crash): it rejoins, rewound, as a standby if another leads. */
@@ -325,6 +328,16 @@ function clusterOf(
   };
 }
 
+function killEach(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 async function patroniNode(
   name: string,
   root: string,
@@ -355,13 +368,7 @@ async function patroniNode(
       patroni!.kill('SIGKILL');
       await exit;
     }
-    for (const pid of postmasterAndChildren()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    killEach(postmasterAndChildren());
   };
   const start = async () => {
     patroni = spawn(PATRONI, [config], {
@@ -381,10 +388,10 @@ async function patroniNode(
     port: pgPort,
     restUrl: `http://127.0.0.1:${restPort}`,
     pids: () => [...(alive() ? [patroni!.pid!] : []), ...postmasterAndChildren()],
-    killPostmaster() {
-      const postmaster = postmasterPid(data);
-      if (postmaster === undefined) throw new Error(`${name}: PostgreSQL is not running`);
-      process.kill(postmaster, 'SIGKILL');
+    killPostgres() {
+      const pids = postmasterAndChildren();
+      if (!pids.length) throw new Error(`${name}: PostgreSQL is not running`);
+      killEach(pids);
     },
     crash: killAll,
     start,

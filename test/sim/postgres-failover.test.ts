@@ -1,6 +1,6 @@
 // PostgreSQL failover for real: the sale runs on the sim's own Patroni cluster (three PostgreSQL 15 nodes,
 // synchronous strict, etcd, HAProxy), the crowd buys through two api processes, and mid-crowd the primary dies by
-// kill -9 (its postmaster; then the whole node, Patroni with it). A standby is promoted, the old node rejoins as a
+// kill -9 (its PostgreSQL; then the whole node, Patroni with it). A standby is promoted, the old node rejoins as a
 // standby (each fault's heal waits for that), and the sale must end exact with every `ordered` answer in the
 // database. The asynchronous twin is in the README's figures, not here: whether it loses a commit is a race.
 import { faultsNamed } from '../../src/sim/chaos/faults';

@@ -115,10 +115,10 @@ export const FAULTS: readonly Fault[] = [
     durationMs: [0, 0],
     unavailable: patroniOnly,
     async inject({ servers }) {
-      // Patroni sees its postmaster die and, with primary_start_timeout 0, hands the leader key to the synchronous
+      // Patroni sees its PostgreSQL die and, with primary_start_timeout 0, hands the leader key to the synchronous
       // standby; it then rewinds the old node and starts it again as a standby, which the heal waits for.
       const primary = await servers.postgresHa!.primary();
-      primary.killPostmaster();
+      primary.killPostgres();
       return () => servers.postgresHa!.waitForStandby(primary.name);
     },
   },
