@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import { waitForPort } from '../infra/net';
 import { recordOutput } from '../infra/output-tails';
 
-export interface RunningHaproxy {
+export interface HaproxyProcess {
   port: number;
   pid: number;
   stop(): Promise<void>;
 }
 
 /** `config`: the lines of haproxy.cfg; one of its frontends binds 127.0.0.1:`port`. */
-export async function runHaproxy(name: string, port: number, config: string[]): Promise<RunningHaproxy> {
+export async function runHaproxy(name: string, port: number, config: string[]): Promise<HaproxyProcess> {
   const dir = mkdtempSync(join(tmpdir(), `seckill-${name}-`));
   const file = join(dir, 'haproxy.cfg');
   writeFileSync(file, [...config, ''].join('\n'));

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from '../infra/net';
 import { outputOf, recordOutput } from '../infra/output-tails';
-import { runHaproxy, type RunningHaproxy } from './haproxy';
-import { startEtcd, type LockServer } from './lock-servers';
+import { runHaproxy } from './haproxy';
+import { startEtcd } from './lock-servers';
 import {
   childPids,
   missingPrivatePostgres,
@@ -207,19 +207,17 @@ export async function startPostgresHa(mode: ReplicationMode): Promise<PostgresHa
     for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
   };
   try {
-    const etcd: LockServer = await startEtcd();
+    const etcd = await startEtcd();
     stops.push(() => etcd.stop());
     const nodes: (PatroniNode & { stop(): Promise<void> })[] = [];
     for (let i = 1; i <= NODES; i++) {
-      const node = patroniNode(`pg${i}`, root, owner, etcd.address, mode, [
-        await freePort(),
-        await freePort(),
-      ]);
-      nodes.push(await node);
-      stops.push(() => nodes[i - 1].stop());
+      const ports: [number, number] = [await freePort(), await freePort()];
+      const node = await patroniNode(`pg${i}`, root, owner, etcd.address, mode, ports);
+      nodes.push(node);
+      stops.push(() => node.stop());
     }
     const port = await freePort();
-    const haproxy: RunningHaproxy = await runHaproxy(
+    const haproxy = await runHaproxy(
       'haproxy-postgres',
       port,
       haproxyConfig(
