@@ -153,7 +153,7 @@ test('the terminal table and the page show the failing cell, its numbers and the
   const table = renderChaosTable(report);
   expect(table).toMatch(/^x +FAIL 1\/1$/m);
   expect(table).toMatch(/^y +pass 1$/m);
-  expect(table).toMatch(/^lua +2 +2 +1 +7 /m);
+  expect(table).toMatch(/^lua +2 +2 +1 +0 +7 /m);
   expect(table).toContain('lua seed 7 [x]: undersell: undersell=2');
   expect(table).toContain('replay: npm run sim -- --chaos --strategy lua --seed 7 --stock 30');
   const html = renderChaosHtml(report);

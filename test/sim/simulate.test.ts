@@ -54,7 +54,11 @@ test('expiry and resale happened: some orders cancelled, and active + remaining 
     expect(r.cancelledOrders).toBeGreaterThan(0);
     expect(r.activeOrders + r.redisRemaining).toBe(r.initialStock);
     expect(run.outcomes.ordered).toBe(r.activeOrders + r.cancelledOrders);
-    expect(run.outcomes.duplicate + run.outcomes.sold_out + run.outcomes.ordered).toBe(run.requests);
+    // Every request got a purchase outcome, or busy at a sell-out's edge: units still held by purchases awaiting
+    // their commit are not "sold out" yet. Those are a handful, never a share of the crowd.
+    const { duplicate, sold_out: soldOut, ordered, busy } = run.outcomes;
+    expect(duplicate + soldOut + ordered + busy).toBe(run.requests);
+    expect(busy).toBeLessThan(run.requests * 0.05);
   }
 });
 
