@@ -94,7 +94,7 @@ const envSchema = z
     ORDER_BATCH_CONCURRENCY: int(1, 1),
     /** How long a commit whose reply was lost is chased (read back) before the sweeper is left to settle it. */
     ORDER_RESOLVE_TIMEOUT_MS: int(10_000, 100),
-    /** Connections to PostgreSQL failing in a row before purchases answer busy at once (a circuit breaker)… */
+    /** Batches in a row finding PostgreSQL away (no or a broken connection) before purchases answer busy at once… */
     DB_BREAKER_FAILURES: int(3, 1),
     /** …and how long it answers so before one purchase tries the database again. */
     DB_BREAKER_HALF_OPEN_MS: int(1000, 10),

@@ -54,7 +54,10 @@ export interface OrderWriterOptions {
   concurrency: number;
   /** How long an unknown commit outcome is chased before it is left to the sweeper. */
   resolveTimeoutMs: number;
-  /** Connections that failed in a row before the breaker opens, and how long it stays open before one more try. */
+  /**
+   * Batches in a row that found the database away (no connection, a broken one, a standby answering) before the
+   * breaker opens, and how long it stays open before one more try.
+   */
   breaker: { failures: number; halfOpenAfterMs: number };
   /** Runs once per committed batch with its admitted orders (payment timeouts, relay wake-up, metrics). */
   afterCommit?: (orders: OrderToWrite[]) => void;
