@@ -116,8 +116,9 @@ export class RedisSegmentedStock implements StockStrategy {
 
   /**
    * After the home segment's answer: walks the segments until a unit is taken, every segment has been seen empty
-   * (sold out, or busy while units are held), another buyer declared the item sold out, or the lock wait is over (busy). A missing segment is never
-   * "empty": the sale is repaired and the buyer hears "busy", never a wrong "sold out".
+   * (sold out, or busy while units are held), another buyer declared the item sold out, or the lock wait is over
+   * (busy). A missing segment is never "empty": the sale is repaired and the buyer hears "busy", never a wrong
+   * "sold out".
    */
   private async walk(
     sale: SaleStock,
@@ -160,10 +161,11 @@ export class RedisSegmentedStock implements StockStrategy {
    * item with nothing held is declared sold out, so no buyer is told "sold out" about units that come back.
    */
   private async soldOutOrBusy(sale: SaleStock): Promise<TakeResult> {
-    const held = await Promise.all(
-      Array.from({ length: sale.segments }, (_, s) => this.redis.zcard(segmentKeys(sale.itemId, s).held)),
+    const segments = await Promise.all(
+      Array.from({ length: sale.segments }, (_, s) => this.scripts.readSegment(segmentKeys(sale.itemId, s))),
     );
-    return held.some((n) => n > 0) ? { kind: 'busy' } : this.declareSoldOut(sale.itemId);
+    const held = segments.some((segment) => segment.inFlight > 0);
+    return held ? { kind: 'busy' } : this.declareSoldOut(sale.itemId);
   }
 
   private async declareSoldOut(itemId: string): Promise<TakeResult> {
