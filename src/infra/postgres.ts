@@ -56,6 +56,9 @@ export function createServicePools(
   };
 }
 
+/** A SQLSTATE: five digits or upper-case letters (a pg error's `code`; Node's own codes, such as ECONNRESET, are not). */
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
 /** SQLSTATE classes after which a COMMIT may or may not have happened: connection exception, operator intervention. */
 const UNKNOWN_OUTCOME_CLASSES = ['08', '57'];
 
@@ -67,9 +70,7 @@ export function isDefiniteFailure(err: unknown, commitSent: boolean): boolean {
   if (!commitSent) return true;
   const code = (err as { code?: unknown } | null)?.code;
   return (
-    typeof code === 'string' &&
-    /^[0-9A-Z]{5}$/.test(code) &&
-    !UNKNOWN_OUTCOME_CLASSES.includes(code.slice(0, 2))
+    typeof code === 'string' && SQLSTATE.test(code) && !UNKNOWN_OUTCOME_CLASSES.includes(code.slice(0, 2))
   );
 }
 
@@ -110,7 +111,7 @@ function sqlStateOf(err: {
   meta?: unknown;
 }): string | undefined {
   const prisma = typeof err.name === 'string' && err.name.startsWith('PrismaClient');
-  if (!prisma && typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code)) return err.code;
+  if (!prisma && typeof err.code === 'string' && SQLSTATE.test(err.code)) return err.code;
   const meta = err.meta as { driverAdapterError?: { cause?: { originalCode?: unknown } } } | undefined;
   const original = meta?.driverAdapterError?.cause?.originalCode;
   if (typeof original === 'string') return original;
