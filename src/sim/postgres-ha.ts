@@ -58,7 +58,7 @@ export interface PostgresHa {
   /** Waits until `name` runs as a standby of another leader (rewound, streaming), as after a failover it should. */
   waitForStandby(name: string, timeoutMs?: number): Promise<void>;
   /** Every member as Patroni's /cluster lists it: name, role (leader, sync_standby, replica) and state. */
-  members(): Promise<{ name: string; role: string; state: string }[]>;
+  members(): Promise<Member[]>;
   /** Every process of the cluster: Patroni, PostgreSQL, etcd, HAProxy (CPU measurements read them). */
   pids(): number[];
   stop(): Promise<void>;
@@ -245,19 +245,35 @@ export async function startPostgresHa(mode: ReplicationMode): Promise<PostgresHa
 
 /** Until both standbys stream (and, in sync mode, one is the synchronous standby that COMMITs wait for). */
 async function waitForStandbys(cluster: PostgresHa, mode: ReplicationMode): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const members = await cluster.members();
-    const streaming = members.filter(
-      (m) => m.role !== 'leader' && ['running', 'streaming'].includes(m.state),
-    );
-    const sync = members.some((m) => m.role === 'sync_standby');
-    if (streaming.length === NODES - 1 && (mode === 'async' || sync)) return;
-    await sleep(200);
-  }
-  throw new Error(
-    `standbys not streaming after ${READY_TIMEOUT_MS} ms: ${JSON.stringify(await cluster.members())}`,
+  await pollUntil(
+    `both standbys streaming${mode === 'sync' ? ', one synchronous' : ''}`,
+    READY_TIMEOUT_MS,
+    async () => {
+      const members = await cluster.members();
+      const sync = members.some((m) => m.role === 'sync_standby');
+      return members.filter(isStreamingStandby).length === NODES - 1 && (mode === 'async' || sync);
+    },
   );
+}
+
+type Member = { name: string; role: string; state: string };
+
+const isStreamingStandby = (member: Member) =>
+  member.role !== 'leader' && ['running', 'streaming'].includes(member.state);
+
+/** Asks `check` every 100 ms until it gives a value (true, a node); throws, naming what was awaited, at the deadline. */
+async function pollUntil<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | false | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`no ${what} after ${timeoutMs} ms`);
+    await sleep(100);
+  }
 }
 
 function clusterOf(
@@ -276,7 +292,7 @@ function clusterOf(
     for (const node of nodes) {
       try {
         const res = await fetch(`${node.restUrl}/cluster`, { signal: AbortSignal.timeout(1000) });
-        const body = (await res.json()) as { members: { name: string; role: string; state: string }[] };
+        const body = (await res.json()) as { members: Member[] };
         return body.members.map(({ name, role, state }) => ({ name, role, state }));
       } catch {
         // this node is down: ask the next
@@ -289,34 +305,17 @@ function clusterOf(
     url,
     nodes,
     members,
-    async waitForPrimary({ not, timeoutMs = 60_000 } = {}) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
+    waitForPrimary: ({ not, timeoutMs = 60_000 } = {}) =>
+      pollUntil(`primary${not ? ` other than ${not}` : ''}`, timeoutMs, async () => {
         const node = await leaderNow();
-        if (node && node.name !== not && (await writablePort(url)) === node.port) return node;
-        await sleep(100);
-      }
-      throw new Error(`no primary${not ? ` other than ${not}` : ''} after ${timeoutMs} ms`);
-    },
-    async primary(timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const node = await leaderNow();
-        if (node) return node;
-        if (Date.now() > deadline) throw new Error(`no node answers as the primary after ${timeoutMs} ms`);
-        await sleep(100);
-      }
-    },
+        return node && node.name !== not && (await writablePort(url)) === node.port ? node : undefined;
+      }),
+    primary: (timeoutMs = 20_000) => pollUntil('node answering as the primary', timeoutMs, leaderNow),
     async waitForStandby(name, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
+      await pollUntil(`${name} streaming as a standby`, timeoutMs, async () => {
         const member = (await members()).find((m) => m.name === name);
-        if (member && member.role !== 'leader' && ['running', 'streaming'].includes(member.state)) return;
-        await sleep(200);
-      }
-      throw new Error(
-        `${name} did not rejoin as a standby in ${timeoutMs} ms: ${JSON.stringify(await members())}`,
-      );
+        return member && isStreamingStandby(member);
+      });
     },
     pids: () =>
       [...nodes.flatMap((node) => node.pids()), ...helperPids()].filter(
