@@ -7,8 +7,9 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const dist = path.join(root, 'dist');
-// Read through __dirname by the compiled code (src/stock/scripts.ts loads its Lua scripts from ./lua).
-const ASSET_DIRS = ['stock/lua'];
+// Read through __dirname by the compiled code (src/stock/scripts.ts and src/waiting-room/redis-room.ts load their
+// Lua scripts from ./lua).
+const ASSET_DIRS = ['stock/lua', 'waiting-room/lua'];
 
 if (!fs.existsSync(path.join(root, 'src', 'generated', 'prisma', 'client.ts'))) {
   console.error('build: src/generated/prisma is missing; run `npx prisma generate` (npm install runs it)');

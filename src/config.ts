@@ -120,6 +120,8 @@ const envSchema = z
     CACHE_MISSING_TTL_MS: int(2_000, 1),
     CACHE_DOUBLE_DELETE_DELAY_MS: int(500, 0),
     /** How often the worker role sweeps stale reservations and overdue unpaid orders (backstops of the jobs). */
+    /** How often each api process refreshes its copy of a waiting room (and runs the room's inlet). */
+    WAITING_ROOM_REFRESH_MS: z.coerce.number().int().min(10).max(5000).default(100),
     SWEEP_INTERVAL_MS: int(5_000, 10),
   })
   .refine((env) => env.BUYER_AUTH === 'open' || env.BUYER_TOKEN_SECRET !== undefined, {
@@ -171,6 +173,7 @@ export interface Config {
   outbox: { batchSize: number; lanes: number; maxIdleMs: number; lingerMs: number; retentionMs: number };
   cache: { ttlMs: number; missingTtlMs: number; secondDeleteDelayMs: number };
   sweepIntervalMs: number;
+  waitingRoom: { refreshMs: number };
 }
 
 /** Where the service's Redis is: one server, or a Redis Cluster reached through its seed nodes. */
@@ -257,5 +260,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secondDeleteDelayMs: e.CACHE_DOUBLE_DELETE_DELAY_MS,
     },
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    waitingRoom: { refreshMs: e.WAITING_ROOM_REFRESH_MS },
   };
 }

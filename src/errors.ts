@@ -11,6 +11,14 @@ export type ErrorCode =
   | 'order_not_found'
   | 'route_not_found'
   | 'order_cancelled'
+  | 'no_waiting_room'
+  | 'room_not_open'
+  | 'ticket_invalid'
+  | 'pass_required'
+  | 'pass_invalid'
+  | 'pass_not_yours'
+  | 'pass_expired'
+  | 'pass_used'
   | 'unavailable';
 
 export class AppError extends Error {

@@ -17,18 +17,22 @@ import { createRedis } from './infra/redis';
 import { startBroker, type RunningBroker } from './kafka-broker';
 import { createServicePools } from './infra/postgres';
 import { statsRefresh } from './metrics/reconciliation';
-import { createMetrics } from './metrics/registry';
+import { createMetrics, recordRoom } from './metrics/registry';
 import { ORDERS_TOPIC } from './order-events';
 import { IdGenerator, leaseWorkerId } from './orders/ids';
 import { DatabaseLedger } from './orders/ledger';
 import { OrderStore } from './orders/order-store';
 import { OrderWriter } from './orders/order-writer';
 import { Payments } from './orders/payment';
-import type { PlaceOrderDeps } from './orders/place-order';
+import { knownSoldOut, type PlaceOrderDeps } from './orders/place-order';
 import { Sales } from './orders/sales';
 import { workerSweep } from './orders/worker-sweep';
 import { OutboxRelay, type RelayOptions } from './outbox/relay';
 import { createStock } from './stock';
+import { RoomPasses, roomKey } from './waiting-room/passes';
+import { RedisRoomStore } from './waiting-room/redis-room';
+import { RoomViews } from './waiting-room/room-view';
+import { WaitingRoom } from './waiting-room/waiting-room';
 
 export const ROLES = ['api', 'relay', 'consumer', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
@@ -65,7 +69,8 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     },
     onRepairError: (itemId, err) => log.warn({ itemId, err }, 'stock repair failed; the next one retries'),
   });
-  const sales = new Sales(db, stock);
+  const rooms = new RedisRoomStore(redis);
+  const sales = new Sales(db, stock, rooms);
   const orders = new OrderStore(db, ids);
   const paymentTimeouts = createQueue(config.redis, QUEUES.paymentTimeout);
   const secondDeletes = createQueue(config.redis, QUEUES.cacheSecondDelete);
@@ -89,6 +94,19 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     },
   });
   const adminToken = config.adminToken ?? randomBytes(24).toString('base64url');
+  const roomViews = new RoomViews(rooms, {
+    refreshMs: config.waitingRoom.refreshMs,
+    soldOutHere: (sale) => knownSoldOut({ stock }, sale),
+    onRefresh: (room, view) => recordRoom(metrics, room.itemId, view),
+    onError: (itemId, err) =>
+      log.warn({ itemId, err }, 'waiting room not refreshed; the next refresh retries'),
+  });
+  const room = new WaitingRoom({
+    store: rooms,
+    views: roomViews,
+    passes: new RoomPasses(roomKey(adminToken)),
+    onPassRefused: (code) => metrics.passesRefused.inc({ code }),
+  });
 
   const running: {
     server?: Server;
@@ -104,7 +122,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     releaseWorkerId?: () => Promise<void>;
   } = { workers: [] };
 
-  const purchase: PlaceOrderDeps = { sales, stock, writer, ids, log };
+  const purchase: PlaceOrderDeps = { sales, stock, writer, ids, room, log };
 
   const stats = statsRefresh({ db, stock, sales: (tx) => sales.all(tx) }, metrics);
   const sweep = workerSweep({
@@ -241,6 +259,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
         running.server.closeIdleConnections(); // keep-alive sockets with no request in flight
       });
       await writer.flush();
+      roomViews.stop();
       await running.stopSweeps?.();
       await running.relay?.stop();
       await running.consumer?.stop();

@@ -19,6 +19,8 @@ import {
 } from './guards';
 import { itemParams, newSaleBody, orderParams, parseInput, payBody, payBodyWithToken } from './validation';
 import { isSeckillRequest, seckillRoute } from './seckill-route';
+import { isWaitingRoomRequest, waitingRoomRoute } from './waiting-room-route';
+import { admissionSettings } from '../waiting-room/settings';
 import { AppError, itemNotFound, orderNotFound } from '../errors';
 import type { Sale } from '../orders/sales';
 import type { Payments } from '../orders/payment';
@@ -45,11 +47,16 @@ export interface AppDeps {
   readiness: Record<string, () => Promise<unknown>>;
 }
 
-/** POST /seckill to its own route, everything else to the express app. */
+/** POST /seckill and the waiting room to their own routes, everything else to the express app. */
 export function createHttpListener(deps: AppDeps): RequestListener {
   const seckill = seckillRoute(deps);
+  const room = waitingRoomRoute({ ...deps, sales: deps.purchase.sales, room: deps.purchase.room });
   const app = createApp(deps);
-  return (req, res) => (isSeckillRequest(req) ? void seckill(req, res) : app(req, res));
+  return (req, res) => {
+    if (isSeckillRequest(req)) void seckill(req, res);
+    else if (isWaitingRoomRequest(req)) void room(req, res);
+    else app(req, res);
+  };
 }
 
 /** The express app: every route but POST /seckill. */
@@ -79,6 +86,7 @@ function createApp(deps: AppDeps): Express {
       startsAt: input.startsAt ? new Date(input.startsAt) : undefined,
       endsAt: input.endsAt ? new Date(input.endsAt) : undefined,
       paymentTimeoutMs: input.paymentTimeoutMs ?? deps.defaults.paymentTimeoutMs,
+      admission: admissionSettings(input.admission),
     });
     res.status(201).json(saleJson(sale));
   });
@@ -157,6 +165,18 @@ export function saleJson(sale: Sale) {
     startsAt: sale.startsAt,
     endsAt: sale.endsAt,
     paymentTimeoutMs: sale.paymentTimeoutMs,
+    admission: {
+      mode: sale.admission.mode,
+      ...(sale.admission.mode === 'off'
+        ? {}
+        : {
+            ratePerSec: sale.admission.ratePerSec || null,
+            maxUnfinished: sale.admission.maxUnfinished || null,
+            passTtlMs: sale.admission.passTtlMs,
+            preQueueOpensAt: sale.admission.preQueueOpensAt,
+            seed: sale.admission.seed,
+          }),
+    },
   };
 }
 

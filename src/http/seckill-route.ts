@@ -5,10 +5,6 @@
 // layers did for it: the content type, a size-limited body (raw-body, body-parser's own reader), strict JSON, and
 // the answer; errors still go through the one mapper (errors.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { finished } from 'node:stream/promises';
-import { parse as parseContentType } from 'content-type';
-import getRawBody from 'raw-body';
-import { AppError } from '../errors';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../metrics/registry';
 import {
@@ -17,7 +13,7 @@ import {
   type PlaceOrderDeps,
   type PlaceOrderResult,
 } from '../orders/place-order';
-import { errorAnswer } from './errors';
+import { answerError, readJsonBody, sendJson } from './node-route';
 import { actingUser, buyerVerifier, type BuyerAuth } from './guards';
 import type { Protection } from './protection';
 import { parseInput, seckillBody, seckillBodyWithToken } from './validation';
@@ -56,7 +52,7 @@ export function seckillRoute(deps: SeckillRouteDeps) {
   const purchase = async (req: IncomingMessage): Promise<SeckillAnswer> => {
     const subject = await buyerOf(req.headers.authorization);
     const body = parseInput(schema, await readJsonBody(req, deps.maxBodyBytes));
-    const input = { itemId: body.itemId, userId: actingUser(subject, body.userId) };
+    const input = { itemId: body.itemId, userId: actingUser(subject, body.userId), pass: body.pass };
     // Closed and sold-out sales are answered from memory before anything that costs a round trip.
     const fromMemory = answerFromMemory(deps.purchase, input);
     if (fromMemory) return fromMemory;
@@ -64,15 +60,6 @@ export function seckillRoute(deps: SeckillRouteDeps) {
       return { status: 'rate_limited' };
     }
     return placeOrder(deps.purchase, input);
-  };
-
-  const answerError = async (req: IncomingMessage, res: ServerResponse, err: unknown) => {
-    const { status, body } = errorAnswer(err, deps.log, { method: req.method, path: '/seckill' });
-    if (res.headersSent) return; // failed after its answer left: nothing more to say (an unknown error is logged)
-    // A refused body may still be on its way: read it off first, so the client hears the answer rather than a
-    // reset connection (what body-parser does too).
-    if (!req.readableEnded) await finished(req.resume()).catch(() => undefined);
-    sendJson(res, status, body);
   };
 
   // Never rejects: every error becomes an answer (a rejected listener is an unhandled rejection: the process ends).
@@ -88,55 +75,9 @@ export function seckillRoute(deps: SeckillRouteDeps) {
       deps.metrics.requests.inc({ outcome: status });
       stopTimer({ outcome: status });
     } catch (err) {
-      await answerError(req, res, err);
+      await answerError(req, res, err, deps.log);
     } finally {
       admitted?.done();
     }
   };
-}
-
-/** The body as JSON, as express.json({ strict: true }) read it: objects and arrays only, empty as {}. */
-async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
-  requireJsonContent(req.headers);
-  const text = (await getRawBody(req, { length: req.headers['content-length'], limit })).toString('utf8');
-  const first = /\S/.exec(text)?.[0];
-  if (first === undefined) return {};
-  if (first !== '{' && first !== '[') throw new AppError('invalid_json', 'the body must be a JSON object');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new AppError('invalid_json', (err as Error).message);
-  }
-}
-
-function requireJsonContent(headers: IncomingMessage['headers']): void {
-  const encoding = headers['content-encoding'];
-  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
-    throw new AppError('unsupported_media_type', `Content-Encoding ${encoding} is not accepted`);
-  }
-  // The exact header nearly every client sends is taken as is.
-  const type = headers['content-type'];
-  if (type === 'application/json') return;
-  let parsed: ReturnType<typeof parseContentType> | undefined;
-  try {
-    parsed = type ? parseContentType(type) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed?.type !== 'application/json') {
-    throw new AppError('unsupported_media_type', 'Content-Type must be application/json');
-  }
-  const charset = parsed.parameters.charset?.toLowerCase();
-  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    throw new AppError('unsupported_media_type', `charset ${charset} is not supported`);
-  }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
 }

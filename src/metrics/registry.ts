@@ -2,6 +2,8 @@
 // Names follow Prometheus conventions: the unit in the name (_seconds, _messages, _units), _total on counters,
 // histograms for latencies. deploy/grafana/dashboards/seckill.json queries these names (a test checks it).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RoomView } from '../waiting-room/room-view';
+import { admissionsPerSecond } from '../waiting-room/waiting-room';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -110,7 +112,47 @@ export function createMetrics() {
       labelNames: ['item'],
       registers,
     }),
+    roomWaiting: new Gauge({
+      name: 'seckill_waiting_room_visitors',
+      help: "Visitors waiting in a sale's waiting room",
+      labelNames: ['item'],
+      registers,
+    }),
+    roomAdmitted: new Gauge({
+      name: 'seckill_waiting_room_admitted_visitors',
+      help: 'Visitors admitted so far (the serving number)',
+      labelNames: ['item'],
+      registers,
+    }),
+    roomAdmissionRate: new Gauge({
+      name: 'seckill_waiting_room_admissions_per_second',
+      help: 'Visitors admitted per second, as this process watched the serving number move',
+      labelNames: ['item'],
+      registers,
+    }),
+    roomEstimatedWait: new Gauge({
+      name: 'seckill_waiting_room_estimated_wait_seconds',
+      help: 'Estimated wait of the last visitor in line (waiting / admissions per second)',
+      labelNames: ['item'],
+      registers,
+    }),
+    passesRefused: new Counter({
+      name: 'seckill_waiting_room_passes_refused_total',
+      help: 'POST /seckill refused for its admission pass, by code',
+      labelNames: ['code'],
+      registers,
+    }),
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** A waiting room's gauges, from this process's copy of it. */
+export function recordRoom(metrics: Metrics, itemId: string, view: RoomView): void {
+  const { waiting, admitted } = view.counters;
+  metrics.roomWaiting.set({ item: itemId }, waiting);
+  metrics.roomAdmitted.set({ item: itemId }, admitted);
+  metrics.roomAdmissionRate.set({ item: itemId }, view.admissionRate);
+  const rate = admissionsPerSecond(view);
+  metrics.roomEstimatedWait.set({ item: itemId }, rate ? waiting / rate : 0);
+}

@@ -1,10 +1,12 @@
 // The purchase, start to finish: closed or sold-out answered from memory (answerFromMemory, asked first) → sale
-// window → the database reachable, else busy → claim the buyer and take a unit (the strategy) → the order, its
+// window → the database reachable, else busy → the admission pass, when the sale has a waiting room (spent here;
+// the answer moves the room) → claim the buyer and take a unit (the strategy) → the order, its
 // ledger entry and its outbox row in one group-committed transaction (the database has the last word) → settle the
 // unit by the order's fate → answer. Every exit after a unit is taken settles it.
 import { AppError } from '../errors';
 import type { Logger } from '../infra/logger';
 import type { Purchase, Stock, StockStrategy, TakeResult } from '../stock';
+import type { WaitingRoom } from '../waiting-room/waiting-room';
 import type { IdGenerator } from './ids';
 import type { OrderWriter, WriteOutcome } from './order-writer';
 import { reservationOf } from './reservation';
@@ -19,12 +21,15 @@ export interface PlaceOrderDeps {
   stock: Stock;
   writer: OrderWriter;
   ids: IdGenerator;
+  room: WaitingRoom;
   log: Logger;
 }
 
 export interface PurchaseRequest {
   userId: string;
   itemId: string;
+  /** The admission pass of the sale's waiting room (only a sale with a room asks for it). */
+  pass?: string;
 }
 
 /**
@@ -39,7 +44,15 @@ export function answerFromMemory(
   if (!sale) return undefined;
   const window = saleWindow(sale);
   if (window !== 'open') return { status: window };
-  return deps.stock.get(sale.strategy).soldOut(sale.itemId) ? { status: 'sold_out' } : undefined;
+  return knownSoldOut(deps, sale) ? { status: 'sold_out' } : undefined;
+}
+
+/** This process has just seen the sale sold out (no I/O). */
+export function knownSoldOut(
+  deps: Pick<PlaceOrderDeps, 'stock'>,
+  sale: Pick<Sale, 'itemId' | 'strategy'>,
+): boolean {
+  return deps.stock.get(sale.strategy).soldOut(sale.itemId);
 }
 
 /** Callers ask answerFromMemory first; the sold-out memory is not asked again here (one look per request). */
@@ -48,7 +61,14 @@ export async function placeOrder(deps: PlaceOrderDeps, request: PurchaseRequest)
   const window = saleWindow(sale);
   if (window !== 'open') return { status: window };
   if (!deps.writer.accepting()) return { status: 'busy' }; // the database is unreachable: take no unit
+  return deps.room.admitted(sale, request, () => sellOneUnit(deps, sale, request));
+}
 
+async function sellOneUnit(
+  deps: PlaceOrderDeps,
+  sale: Sale,
+  request: PurchaseRequest,
+): Promise<PlaceOrderResult> {
   const stock = deps.stock.get(sale.strategy);
   const orderId = deps.ids.next();
   const purchase: Purchase = { userId: request.userId, reservation: reservationOf(orderId, request.userId) };

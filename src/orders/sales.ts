@@ -3,6 +3,8 @@ import type { StrategyName } from '../config';
 import { itemNotFound } from '../errors';
 import type { Db, DbTx } from '../infra/prisma';
 import { splitIntoSegments, type SaleStock, type Stock } from '../stock';
+import type { RoomStore } from '../waiting-room/port';
+import { admissionFromJson, admissionJson, NO_ROOM, type AdmissionSettings } from '../waiting-room/settings';
 import { DatabaseLedger } from './ledger';
 
 export interface Sale extends SaleStock {
@@ -11,6 +13,8 @@ export interface Sale extends SaleStock {
   startsAt: Date | null;
   endsAt: Date | null;
   paymentTimeoutMs: number;
+  /** The sale's waiting room; mode off: none. */
+  admission: AdmissionSettings;
 }
 
 export interface NewSale {
@@ -21,6 +25,7 @@ export interface NewSale {
   startsAt?: Date;
   endsAt?: Date;
   paymentTimeoutMs: number;
+  admission?: AdmissionSettings;
 }
 
 export type SaleWindow = 'open' | 'not_started' | 'ended';
@@ -43,6 +48,7 @@ function toSale(row: ItemRow): Sale {
     startsAt: row.startsAt,
     endsAt: row.endsAt,
     paymentTimeoutMs: row.paymentTimeoutMs,
+    admission: admissionFromJson(row.admission),
   };
 }
 
@@ -58,11 +64,12 @@ export class Sales {
   constructor(
     private readonly db: Db,
     private readonly stock: Stock,
+    private readonly rooms: RoomStore,
   ) {}
 
   /**
-   * The item row, its ledger and its stock are written together: if loading the stock fails, the rows are rolled
-   * back, so no sale exists without its units.
+   * The item row, its ledger, its stock and its waiting room are written together: if loading the stock or opening
+   * the room fails, the rows are rolled back, so no sale exists without its units.
    */
   async create(input: NewSale): Promise<Sale> {
     const strategy = this.stock.get(input.strategy);
@@ -78,11 +85,14 @@ export class Sales {
           startsAt: input.startsAt,
           endsAt: input.endsAt,
           paymentTimeoutMs: input.paymentTimeoutMs,
+          admission: admissionJson(input.admission ?? NO_ROOM) ?? undefined,
         },
       });
       const capacities = splitIntoSegments(input.stock, segments);
       await DatabaseLedger.open(tx, created.id, capacities, strategy.checkedByDatabase);
       await strategy.load({ itemId: created.id.toString(), stock: input.stock, segments });
+      const sale = toSale(created);
+      if (sale.admission.mode !== 'off') await this.rooms.open(sale);
       return created;
     });
     const sale = toSale(row);

@@ -1,5 +1,6 @@
 // Who got the units: the order buyers reached the service against the order it granted them units. Without a
 // waiting room the fastest connection wins, whoever came first; these figures say by how much.
+import { jStat } from 'jstat';
 
 export interface Fairness {
   /**
@@ -66,4 +67,22 @@ function countInversions(values: number[]): number {
     }
   }
   return inversions;
+}
+
+/**
+ * A lottery's uniformity: whether each group of entrants (say, the pre-queue's arrival-time buckets) won at the same
+ * rate. Pearson's χ² test of the wins per group against wins spread in proportion to the entrants; the p-value
+ * (jStat's χ² CDF) is the chance of a spread at least this uneven under a fair draw: small means unfair. null when
+ * fewer than two groups have entrants or nobody won.
+ */
+export function uniformityP(groups: readonly { entrants: number; wins: number }[]): number | null {
+  const used = groups.filter((group) => group.entrants > 0);
+  const entrants = used.reduce((sum, group) => sum + group.entrants, 0);
+  const wins = used.reduce((sum, group) => sum + group.wins, 0);
+  if (used.length < 2 || wins === 0) return null;
+  const statistic = used.reduce((sum, group) => {
+    const expected = (wins * group.entrants) / entrants;
+    return sum + (group.wins - expected) ** 2 / expected;
+  }, 0);
+  return 1 - jStat.chisquare.cdf(statistic, used.length - 1);
 }

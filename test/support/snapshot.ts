@@ -1,19 +1,23 @@
-// Everything a request could have changed: every sk:* key of Redis with its value, and every row of the tables a
-// request can write (ids and statuses, so an update shows too). The item cache is left out: it is a read-through
-// copy of the database that any GET /items may fill, not state a request changes.
+// Everything a request could have changed: every sk:* (stock) and wr:* (waiting room) key of Redis with its value,
+// and every row of the tables a request can write (ids and statuses, so an update shows too). Left out: the item
+// cache, a read-through copy of the database that any GET /items may fill, and a room's token bucket, which its
+// inlet moves on every refresh whoever asks.
 import type { Service } from '../../src/service';
 
-const ITEM_CACHE_KEY = /^sk:\{i[^}]*\}:item(:rebuild)?$/;
+const NOT_REQUEST_STATE = /^sk:\{i[^}]*\}:item(:rebuild)?$|^wr:\{r[^}]*\}:bucket$/;
 
 export async function stateSnapshot(service: Service) {
   const { db, redis } = service;
-  const keys = (await redis.keys('sk:*')).filter((key) => !ITEM_CACHE_KEY.test(key)).sort();
+  const keys = [...(await redis.keys('sk:*')), ...(await redis.keys('wr:*'))]
+    .filter((key) => !NOT_REQUEST_STATE.test(key))
+    .sort();
   const values = await Promise.all(
     keys.map(async (key) => {
       const type = await redis.type(key);
       if (type === 'string') return redis.get(key);
       if (type === 'set') return (await redis.smembers(key)).sort();
       if (type === 'hash') return redis.hgetall(key);
+      if (type === 'list') return redis.lrange(key, 0, -1);
       return redis.zrange(key, '0', '-1', 'WITHSCORES');
     }),
   );

@@ -1,0 +1,98 @@
+-- advance: the inlet and the per-process refresh in one step. Every api process runs it about every 100 ms; it
+-- admits as many waiting visitors as the room's rate (a token bucket whose burst is one refresh period's worth) and
+-- its cap on admitted-but-unfinished visitors allow, then answers what the process copies: the counters and the
+-- admission log from the caller's cursor. Atomic, so however many processes run it the rate holds.
+-- fifo admits the lowest score (the shuffled pre-queue, then arrival order); random draws the k-th admission's
+-- visitor by rank from a fraction of sha1(seed:k): each waiting visitor equally likely, reproducible from the seed.
+-- Nobody is admitted while the room is being restored; while it says sold out, one visitor a second is (a probe: a
+-- unit given back when an unpaid order expires still finds a buyer, whose order lifts the flag).
+--
+-- KEYS[1]  room settings          wr:{r<item>}:cfg
+-- KEYS[2]  join counter           wr:{r<item>}:seq
+-- KEYS[3]  waiting set            wr:{r<item>}:waiting
+-- KEYS[4]  admission log          wr:{r<item>}:admitted   (list of "ticket:admittedAtMs", in admission order)
+-- KEYS[5]  unfinished admissions  wr:{r<item>}:inflight   (zset ticket -> pass expiry ms)
+-- KEYS[6]  token bucket           wr:{r<item>}:bucket     (hash: at, tokens)
+-- KEYS[7]  sold-out flag          wr:{r<item>}:soldout
+-- KEYS[8]  orders counted         wr:{r<item>}:ordered
+-- KEYS[9]  admitted tickets       wr:{r<item>}:admitted-set
+-- KEYS[10] restore pause          wr:{r<item>}:paused
+-- ARGV[1]  the caller's cursor in the admission log (entries it has)
+-- ARGV[2]  most log entries to answer
+-- ARGV[3]  refresh period in ms (the bucket's burst)
+-- ARGV[4]  most admissions in one call (keeps the script short)
+--
+-- Returns  {now, joined, preQueued or -1, admitted, waiting, unfinished, soldOut 0/1, ordered, entries...} ·
+--          {-1} the room is missing (rebuild it)
+
+local cfg = redis.call('HMGET', KEYS[1], 'mode', 'rate', 'cap', 'ttl', 'seed', 'startsAt', 'preQueued')
+if not cfg[1] then
+  return { -1 }
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local rate, cap, ttl, startsAt = tonumber(cfg[2]), tonumber(cfg[3]), tonumber(cfg[4]), tonumber(cfg[6])
+local preQueued = cfg[7]
+if now >= startsAt and not preQueued then
+  preQueued = redis.call('GET', KEYS[2]) or '0'
+  redis.call('HSET', KEYS[1], 'preQueued', preQueued)
+end
+-- passes that expired unused free their places
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+
+local function admit(ticket)
+  redis.call('RPUSH', KEYS[4], ticket .. ':' .. now)
+  redis.call('SADD', KEYS[9], ticket)
+  redis.call('ZADD', KEYS[5], now + ttl, ticket)
+end
+
+local soldOut = redis.call('EXISTS', KEYS[7]) == 1
+if soldOut and (rate == 0 or rate > 1) then
+  rate = 1
+end
+if now >= startsAt and redis.call('EXISTS', KEYS[10]) == 0 then
+  local allowed = math.min(redis.call('ZCARD', KEYS[3]), tonumber(ARGV[4]))
+  local tokens = 0
+  if rate > 0 then
+    local bucket = redis.call('HMGET', KEYS[6], 'at', 'tokens')
+    local burst = math.max(1, rate * tonumber(ARGV[3]) / 1000)
+    local at = tonumber(bucket[1] or now)
+    tokens = math.min(burst, tonumber(bucket[2] or '0') + (now - at) * rate / 1000)
+    allowed = math.min(allowed, math.floor(tokens))
+  end
+  if cap > 0 then
+    allowed = math.min(allowed, cap - redis.call('ZCARD', KEYS[5]))
+  end
+  for _ = 1, allowed do
+    local ticket
+    if cfg[1] == 'random' then
+      local k = redis.call('LLEN', KEYS[4]) + 1
+      local draw = tonumber(string.sub(redis.sha1hex(cfg[5] .. ':' .. k), 1, 13), 16) / 4503599627370496
+      local rank = math.floor(draw * redis.call('ZCARD', KEYS[3]))
+      ticket = redis.call('ZRANGE', KEYS[3], rank, rank)[1]
+      redis.call('ZREM', KEYS[3], ticket)
+    else
+      ticket = redis.call('ZPOPMIN', KEYS[3])[1]
+    end
+    admit(ticket)
+  end
+  if rate > 0 then
+    redis.call('HSET', KEYS[6], 'at', now, 'tokens', tokens - math.max(allowed, 0))
+  end
+end
+
+local cursor = tonumber(ARGV[1])
+local reply = {
+  now,
+  tonumber(redis.call('GET', KEYS[2]) or '0'),
+  tonumber(preQueued or '-1'),
+  redis.call('LLEN', KEYS[4]),
+  redis.call('ZCARD', KEYS[3]),
+  redis.call('ZCARD', KEYS[5]),
+  soldOut and 1 or 0,
+  tonumber(redis.call('GET', KEYS[8]) or '0'),
+}
+for _, entry in ipairs(redis.call('LRANGE', KEYS[4], cursor, cursor + tonumber(ARGV[2]) - 1)) do
+  reply[#reply + 1] = entry
+end
+return reply

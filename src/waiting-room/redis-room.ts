@@ -1,0 +1,180 @@
+// The waiting room in Redis: its keys and scripts (lua/*.lua, each opening with its KEYS, ARGV and replies), private
+// behind RoomStore. A room's keys share one hash tag, so every script touches one slot (Redis Cluster).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RedisClient } from '../infra/redis';
+import type { JoinAnswer, RoomDefinition, RoomSnapshot, RoomStore } from './port';
+
+const LUA = { join: 6, advance: 10, usePass: 2, givePassBack: 2, restore: 6 } as const;
+type ScriptName = keyof typeof LUA;
+type ScriptRedis = RedisClient & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
+
+const fileOf = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) + '.lua';
+const roomScript = (name: string) => `room${name[0]!.toUpperCase()}${name.slice(1)}`;
+
+/** Most log entries one refresh carries: a process that starts late catches up over a few refreshes. */
+const LOG_CHUNK = 5000;
+/** Most admissions one script run makes. */
+const ADMIT_CHUNK = 1000;
+
+function roomKeys(itemId: string) {
+  const tag = `{r${itemId}}`;
+  const key = (name: string) => `wr:${tag}:${name}`;
+  return {
+    cfg: key('cfg'),
+    seq: key('seq'),
+    tickets: key('tickets'),
+    waiting: key('waiting'),
+    admitted: key('admitted'),
+    inflight: key('inflight'),
+    bucket: key('bucket'),
+    soldOut: key('soldout'),
+    ordered: key('ordered'),
+    admittedSet: key('admitted-set'),
+    paused: key('paused'),
+    used: key('used'),
+  };
+}
+
+/** The settings fields the scripts read (cfg hash). */
+function settingsFields(room: RoomDefinition): (string | number)[] {
+  const { admission } = room;
+  const startsAt = room.startsAt?.getTime() ?? 0;
+  return [
+    'mode',
+    admission.mode,
+    'rate',
+    admission.ratePerSec,
+    'cap',
+    admission.maxUnfinished,
+    'ttl',
+    admission.passTtlMs,
+    'seed',
+    admission.seed,
+    'startsAt',
+    startsAt,
+    'opensAt',
+    admission.preQueueOpensAt?.getTime() ?? startsAt,
+  ];
+}
+
+const JOIN_CODES: Record<number, JoinAnswer> = { [-1]: 'missing', [-2]: 'not_open', [-3]: 'restoring' };
+
+export class RedisRoomStore implements RoomStore {
+  private readonly redis: ScriptRedis;
+
+  constructor(redis: RedisClient) {
+    for (const [name, numberOfKeys] of Object.entries(LUA)) {
+      const command = roomScript(name);
+      if (typeof (redis as unknown as Record<string, unknown>)[command] === 'function') continue;
+      redis.defineCommand(command, {
+        numberOfKeys,
+        lua: readFileSync(join(__dirname, 'lua', fileOf(name)), 'utf8'),
+      });
+    }
+    this.redis = redis as ScriptRedis;
+  }
+
+  private run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    return this.redis[roomScript(name) as ScriptName](...args);
+  }
+
+  async open(room: RoomDefinition): Promise<void> {
+    const k = roomKeys(room.itemId);
+    await this.redis
+      .multi()
+      .del(...Object.values(k))
+      .hset(k.cfg, ...settingsFields(room))
+      .exec();
+  }
+
+  async join(room: RoomDefinition, userId: string, ticket = 0): Promise<JoinAnswer> {
+    const k = roomKeys(room.itemId);
+    const reply = Number(
+      await this.run('join', k.cfg, k.seq, k.tickets, k.waiting, k.admittedSet, k.paused, userId, ticket),
+    );
+    return JOIN_CODES[reply] ?? reply;
+  }
+
+  async advance(itemId: string, cursor: number, refreshMs: number): Promise<RoomSnapshot | 'missing'> {
+    const k = roomKeys(itemId);
+    const reply = (await this.run(
+      'advance',
+      k.cfg,
+      k.seq,
+      k.waiting,
+      k.admitted,
+      k.inflight,
+      k.bucket,
+      k.soldOut,
+      k.ordered,
+      k.admittedSet,
+      k.paused,
+      cursor,
+      LOG_CHUNK,
+      refreshMs,
+      ADMIT_CHUNK,
+    )) as (number | string)[];
+    if (Number(reply[0]) === -1) return 'missing';
+    const [now, joined, preQueued, admitted, waiting, unfinished, soldOut, ordered, ...entries] = reply;
+    return {
+      now: Number(now),
+      joined: Number(joined),
+      preQueued: Number(preQueued) < 0 ? null : Number(preQueued),
+      admitted: Number(admitted),
+      waiting: Number(waiting),
+      unfinished: Number(unfinished),
+      soldOut: Number(soldOut) === 1,
+      ordered: Number(ordered),
+      entries: entries.map((entry) => {
+        const [ticket, admittedAt] = String(entry).split(':');
+        return { ticket: Number(ticket), admittedAt: Number(admittedAt) };
+      }),
+    };
+  }
+
+  async restore(
+    room: RoomDefinition,
+    known: { joined: number; preQueued: number | null; entries: RoomSnapshot['entries'] },
+    pauseMs: number,
+  ): Promise<void> {
+    const k = roomKeys(room.itemId);
+    const fields = [
+      ...settingsFields(room),
+      ...(known.preQueued === null ? [] : ['preQueued', known.preQueued]),
+    ];
+    await this.run(
+      'restore',
+      k.cfg,
+      k.seq,
+      k.admitted,
+      k.inflight,
+      k.admittedSet,
+      k.paused,
+      pauseMs,
+      fields.length / 2,
+      ...fields,
+      known.joined,
+      ...known.entries.map((entry) => `${entry.ticket}:${entry.admittedAt}`),
+    );
+  }
+
+  async spendPass(itemId: string, ticket: number): Promise<boolean> {
+    const k = roomKeys(itemId);
+    return Number(await this.run('usePass', k.used, k.inflight, ticket)) === 1;
+  }
+
+  async givePassBack(itemId: string, ticket: number, expiresAt: number): Promise<void> {
+    const k = roomKeys(itemId);
+    await this.run('givePassBack', k.used, k.inflight, ticket, expiresAt);
+  }
+
+  async countOrder(itemId: string): Promise<void> {
+    const k = roomKeys(itemId);
+    await this.redis.multi().incr(k.ordered).del(k.soldOut).exec();
+  }
+
+  async markSoldOut(itemId: string): Promise<void> {
+    await this.redis.set(roomKeys(itemId).soldOut, '1');
+  }
+}

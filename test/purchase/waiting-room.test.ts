@@ -1,0 +1,286 @@
+// The waiting room on real Redis and PostgreSQL, with api processes of their own: FIFO admits in join order across
+// processes, the admission rate holds, the lottery is uniform on a fixed seed, a sale behind a room ends exact,
+// sold out reaches the queue, and every refused pass changes nothing.
+import type { Redis } from 'ioredis';
+import { uniformityP } from '../../src/sim/fairness';
+import { startServiceProcess, type ServiceProcess } from '../../src/sim/service-process';
+import { stateSnapshot } from '../support/snapshot';
+import { ADMIN_TOKEN, drained, exactEnd, startStack, type TestStack } from '../support/stack';
+import {
+  admissionLog,
+  buyWithPass,
+  joinRoom,
+  mostAdmittedWithin,
+  roomStatus,
+  visit,
+  type VisitorOutcome,
+} from '../support/waiting-room';
+
+jest.setTimeout(180_000);
+
+let stack: TestStack;
+const others: ServiceProcess[] = [];
+let urls: string[];
+let redis: Redis;
+
+beforeAll(async () => {
+  stack = await startStack(6, { roles: ['api', 'relay', 'consumer', 'worker'] });
+  redis = stack.service.redis as Redis;
+  const env = {
+    DATABASE_URL: stack.databaseUrl,
+    REDIS_URL: stack.config.redis.url!,
+    KAFKA_BROKERS: stack.service.running.brokers!.join(','),
+    ADMIN_TOKEN,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_USER_PER_SEC: '0',
+  };
+  for (let i = 0; i < 2; i++) others.push(await startServiceProcess({ roles: 'api', env }));
+  urls = [stack.url, ...others.map((p) => p.url!)];
+});
+
+afterAll(async () => {
+  await Promise.allSettled(others.map((p) => p.stop()));
+  await stack?.stop();
+});
+
+const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function pollUntil(url: string, itemId: string, ticket: string, state: string) {
+  let last;
+  for (let i = 0; i < 200; i++) {
+    const { body } = (last = await roomStatus(url, itemId, ticket));
+    if (body.state === state) return body;
+    await pause(50);
+  }
+  throw new Error(`ticket never reached ${state}: ${JSON.stringify(last)}`);
+}
+
+describe('fifo', () => {
+  const STOCK = 30;
+  const RATE = 40;
+  let itemId: string;
+  let outcomes: VisitorOutcome[];
+
+  beforeAll(async () => {
+    ({ itemId } = await stack.createSale({
+      name: 'fifo room',
+      stock: STOCK,
+      admission: { mode: 'fifo', ratePerSec: RATE, passTtlMs: 20_000 },
+    }));
+    const crowd = users('fifo', 90);
+    const deadline = Date.now() + 60_000;
+    // Joins arrive at the three processes at once; each visitor then polls and buys through its own process.
+    outcomes = await Promise.all(
+      crowd.map((userId, i) => visit(() => urls, itemId, userId, i, { deadline })),
+    );
+  });
+
+  it('gives each visitor one place, kept when they join again', async () => {
+    const again = await Promise.all(
+      outcomes.slice(0, 10).map(async ({ userId, ticket }, i) => {
+        const first = (await roomStatus(urls[i % 3]!, itemId, ticket)).body;
+        const second = (await joinRoom(urls[(i + 1) % 3]!, itemId, userId)).body;
+        return [first.position, second.position];
+      }),
+    );
+    for (const [first, second] of again) expect(second).toBe(first);
+    const log = await admissionLog(redis, itemId);
+    expect(new Set(log.map((entry) => entry.ticket)).size).toBe(log.length); // nobody admitted twice
+    expect(await redis.hlen(`wr:{r${itemId}}:tickets`)).toBe(90);
+  });
+
+  it('admits in join order, across three api processes', async () => {
+    const log = await admissionLog(redis, itemId);
+    expect(log.length).toBeGreaterThanOrEqual(STOCK);
+    const tickets = log.map((entry) => entry.ticket);
+    expect(tickets).toEqual([...tickets].sort((a, b) => a - b));
+    expect(tickets[0]).toBe(1);
+  });
+
+  it('never admits more per second than the rate, within one refresh period', async () => {
+    const log = await admissionLog(redis, itemId);
+    // The bucket's burst is one refresh period's worth (100 ms): at most RATE + RATE/10 in any second.
+    expect(mostAdmittedWithin(log, 1000)).toBeLessThanOrEqual(RATE + RATE / 10);
+    expect(mostAdmittedWithin(log, 1000)).toBeGreaterThanOrEqual(RATE / 2); // and it did admit at the rate
+  });
+
+  it('ends exact, sold only to admitted visitors, and tells the rest sold out', async () => {
+    await exactEnd(stack, itemId, STOCK);
+    const ordered = outcomes.filter((o) => o.outcome === 'ordered');
+    expect(ordered).toHaveLength(STOCK);
+    expect(outcomes.filter((o) => o.outcome !== 'ordered').every((o) => o.outcome === 'sold_out')).toBe(true);
+    const admitted = new Set((await admissionLog(redis, itemId)).map((entry) => entry.ticket));
+    for (const o of ordered) {
+      const { body } = await roomStatus(stack.url, itemId, o.ticket);
+      expect(admitted.has(body.position)).toBe(true);
+    }
+  });
+});
+
+describe('sold out reaches the queue', () => {
+  it('within a second, to everyone still waiting', async () => {
+    const { itemId } = await stack.createSale({
+      name: 'sold out room',
+      stock: 3,
+      admission: { mode: 'fifo', ratePerSec: 5 },
+    });
+    const waiting = [];
+    for (const [i, u] of users('so', 20).entries()) waiting.push(await joinRoom(urls[i % 3]!, itemId, u));
+    // The first three buy; the moment the third order is answered, the clock starts.
+    for (let i = 0; i < 3; i++) {
+      const pass = (await pollUntil(urls[0]!, itemId, waiting[i]!.body.ticket, 'admitted')).pass;
+      expect((await buyWithPass(urls[0]!, itemId, `so-${i}`, pass)).body.status).toBe('ordered');
+    }
+    const soldAt = Date.now();
+    // The next admitted visitor hears sold out; the room tells everyone behind.
+    const fourth = await pollUntil(urls[1]!, itemId, waiting[3]!.body.ticket, 'admitted');
+    expect((await buyWithPass(urls[1]!, itemId, 'so-3', fourth.pass)).body.status).toBe('sold_out');
+    const told = await Promise.all(
+      waiting
+        .slice(10)
+        .map(
+          async ({ body }, i) =>
+            (await pollUntil(urls[i % 3]!, itemId, body.ticket, 'sold_out')) && Date.now(),
+        ),
+    );
+    expect(Math.max(...told) - soldAt).toBeLessThan(1000 + 1000 / 5 + 500); // the fourth's admission (rate 5/s) + a second
+  });
+
+  it('tells a visitor early that their place is beyond the units left', async () => {
+    const { itemId } = await stack.createSale({
+      name: 'unlikely',
+      stock: 2,
+      admission: { mode: 'fifo', ratePerSec: 1 },
+    });
+    const answers = [];
+    for (const u of users('ul', 6)) answers.push((await joinRoom(urls[0]!, itemId, u)).body);
+    expect(answers[0].unlikely).toBe(false);
+    expect(answers[5].unlikely).toBe(true);
+    expect(answers[5].ahead).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('random', () => {
+  it('draws uniformly: each arrival bucket of the pre-queue wins at the same rate (fixed seed)', async () => {
+    const startsAt = new Date(Date.now() + 4000);
+    const { itemId } = await stack.createSale({
+      name: 'lottery',
+      stock: 100,
+      startsAt: startsAt.toISOString(),
+      admission: {
+        mode: 'random',
+        ratePerSec: 1000,
+        preQueueOpensAt: new Date().toISOString(),
+        seed: 'fixed-seed-1',
+      },
+    });
+    // Four waves of 100 arrive one after another in the pre-queue: ticket order is arrival order.
+    for (let wave = 0; wave < 4; wave++) {
+      await Promise.all(users(`rnd${wave}`, 100).map((u, i) => joinRoom(urls[i % 3]!, itemId, u)));
+    }
+    await pause(Math.max(0, startsAt.getTime() - Date.now()) + 1500);
+    const log = await admissionLog(redis, itemId);
+    const winners = log.slice(0, 100).map((entry) => entry.ticket);
+    const groups = [0, 1, 2, 3].map((wave) => ({
+      entrants: 100,
+      wins: winners.filter((ticket) => Math.floor((ticket - 1) / 100) === wave).length,
+    }));
+    expect(uniformityP(groups)).toBeGreaterThan(0.05);
+    // and it is a draw, not arrival order: early arrivals do not fill the first hundred
+    expect(groups[0]!.wins).toBeLessThan(60);
+  });
+
+  it('fifo shuffles its pre-queue at the start and puts later arrivals behind it', async () => {
+    const startsAt = new Date(Date.now() + 3000);
+    const { itemId } = await stack.createSale({
+      name: 'pre-queue',
+      stock: 10,
+      startsAt: startsAt.toISOString(),
+      admission: {
+        mode: 'fifo',
+        ratePerSec: 1000,
+        preQueueOpensAt: new Date().toISOString(),
+        seed: 'seed-2',
+      },
+    });
+    for (const u of users('pq', 40)) await joinRoom(urls[0]!, itemId, u);
+    await pause(Math.max(0, startsAt.getTime() - Date.now()) + 200);
+    for (const u of users('late', 10)) await joinRoom(urls[1]!, itemId, u);
+    await pause(1500);
+    const tickets = (await admissionLog(redis, itemId)).map((entry) => entry.ticket);
+    expect(tickets.slice(0, 40).sort((a, b) => a - b)).toEqual(users('pq', 40).map((_, i) => i + 1));
+    expect(tickets.slice(0, 40)).not.toEqual([...tickets.slice(0, 40)].sort((a, b) => a - b));
+    expect(tickets.slice(40)).toEqual(Array.from({ length: 10 }, (_, i) => 41 + i));
+  });
+});
+
+describe('refused passes change nothing', () => {
+  let itemId: string;
+  let otherItemId: string;
+  const passes: Record<string, string> = {};
+
+  beforeAll(async () => {
+    ({ itemId } = await stack.createSale({
+      name: 'passes',
+      stock: 5,
+      admission: { mode: 'fifo', ratePerSec: 100 },
+    }));
+    ({ itemId: otherItemId } = await stack.createSale({
+      name: 'other',
+      stock: 5,
+      admission: { mode: 'fifo', ratePerSec: 100 },
+    }));
+    for (const [sale, user] of [
+      [itemId, 'alice'],
+      [itemId, 'bob'],
+      [otherItemId, 'alice'],
+    ] as const) {
+      const { ticket } = (await joinRoom(stack.url, sale, user)).body;
+      passes[`${sale}:${user}`] = (await pollUntil(stack.url, sale, ticket, 'admitted')).pass;
+    }
+  });
+
+  const refused = async (body: Record<string, unknown>, status: number, code: string) => {
+    await drained(stack, itemId);
+    const before = await stateSnapshot(stack.service);
+    const res = await stack.post('/seckill', body);
+    expect([res.status, res.body.error?.code]).toEqual([status, code]);
+    expect(await stateSnapshot(stack.service)).toEqual(before);
+  };
+
+  it('without a pass', () => refused({ userId: 'alice', itemId }, 403, 'pass_required'));
+  it('forged', () => {
+    const [h, p, s] = passes[`${itemId}:alice`]!.split('.');
+    const forged = `${h}.${p}.${s!.slice(0, -4)}AAAA`;
+    return refused({ userId: 'alice', itemId, pass: forged }, 403, 'pass_invalid');
+  });
+  it('for another sale', () =>
+    refused({ userId: 'alice', itemId, pass: passes[`${otherItemId}:alice`] }, 403, 'pass_invalid'));
+  it("someone else's", () =>
+    refused({ userId: 'alice', itemId, pass: passes[`${itemId}:bob`] }, 403, 'pass_not_yours'));
+  it('a ticket offered as a pass', async () => {
+    const { ticket } = (await joinRoom(stack.url, itemId, 'alice')).body;
+    await refused({ userId: 'alice', itemId, pass: ticket }, 403, 'pass_invalid');
+  });
+  it('replayed', async () => {
+    const pass = passes[`${itemId}:alice`];
+    expect((await stack.post('/seckill', { userId: 'alice', itemId, pass })).body.status).toBe('ordered');
+    await refused({ userId: 'alice', itemId, pass }, 409, 'pass_used');
+  });
+  it('expired', async () => {
+    const { itemId: shortLived } = await stack.createSale({
+      name: 'short passes',
+      stock: 5,
+      admission: { mode: 'fifo', ratePerSec: 100, passTtlMs: 1000 },
+    });
+    const { ticket } = (await joinRoom(stack.url, shortLived, 'carol')).body;
+    const { pass } = await pollUntil(stack.url, shortLived, ticket, 'admitted');
+    await pollUntil(stack.url, shortLived, ticket, 'expired');
+    await pause(300); // the inlet's next refresh frees the expired place
+    const before = await stateSnapshot(stack.service);
+    const res = await stack.post('/seckill', { userId: 'carol', itemId: shortLived, pass });
+    expect([res.status, res.body.error.code]).toEqual([403, 'pass_expired']);
+    expect(await stateSnapshot(stack.service)).toEqual(before);
+  });
+});
