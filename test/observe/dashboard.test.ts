@@ -127,6 +127,29 @@ test('the dashboard shows what issue 13 asks for, k6 included', () => {
   }
 });
 
+test('the dashboard shows the waiting room (issue 18): visitors, admissions, estimated wait, refused passes', () => {
+  const room = queryPanels.filter((panel) =>
+    panel.targets!.some((target) => target.expr.includes('seckill_waiting_room_')),
+  );
+  const all = room.flatMap((panel) => panel.targets!.map((target) => target.expr)).join('\n');
+  for (const needed of [
+    'seckill_waiting_room_visitors',
+    'seckill_waiting_room_admissions_per_second',
+    'seckill_waiting_room_admitted_visitors',
+    'seckill_waiting_room_estimated_wait_seconds',
+    'seckill_waiting_room_passes_refused_total',
+  ]) {
+    expect(all).toContain(needed);
+  }
+  // Every api process exports its own copy of a room's gauges: a sum would count one room once per process.
+  for (const expr of all.split('\n')) if (!expr.includes('_total')) expect(expr).toMatch(/^max by \(item\)/);
+  // The room's panels sit in a row of their own, above the k6 row.
+  const row = panels.find((panel) => panel.type === 'row' && /waiting room/i.test(panel.title))!;
+  const k6Row = panels.find((panel) => panel.type === 'row' && /k6/.test(panel.title))!;
+  for (const panel of room) expect(panel.gridPos.y).toBeGreaterThan(row.gridPos.y);
+  for (const panel of room) expect(panel.gridPos.y).toBeLessThan(k6Row.gridPos.y);
+});
+
 test('provisioning: the datasource uid the panels use, and the folder the dashboards are mounted in', () => {
   const datasource = readFileSync(
     join(root, 'deploy/grafana/provisioning/datasources/prometheus.yml'),

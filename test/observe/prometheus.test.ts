@@ -1,5 +1,6 @@
 // A real Prometheus scrapes the service during a small crowd; its HTTP API then reports the order counter equal to
-// the orders in the database, and every query of the Grafana dashboard evaluates on it.
+// the orders in the database, a waiting room's visitors as they joined, and every query of the Grafana dashboard
+// evaluates on it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack, waitFor, type TestStack } from '../support/stack';
@@ -59,6 +60,59 @@ test('Prometheus scrapes the crowd: its order counter is the number of orders in
     20_000,
   );
   expect(await value(`seckill_oversell_units{item="${itemId}"}`)).toBe(0);
+});
+
+test("a sale's waiting room shows in /metrics and through Prometheus: visitors, admissions, refused passes", async () => {
+  await waitFor('the first scrape', async () => (await value('up{job="seckill"}')) === 1);
+  // One admission at most while the test runs (one every 50 s, one unfinished): the other visitors stay waiting.
+  const { itemId } = await stack.createSale({
+    name: 'room scraped',
+    stock: 5,
+    segments: 1,
+    admission: { mode: 'fifo', ratePerSec: 0.02, maxUnfinished: 1 },
+  });
+  const joined = await Promise.all(
+    ['r0', 'r1', 'r2', 'r3'].map((userId) => stack.post(`/sales/${itemId}/waiting-room`, { userId })),
+  );
+  expect(joined.map((res) => res.status)).toEqual([200, 200, 200, 200]);
+  const refused = await stack.post('/seckill', { userId: 'no-pass', itemId });
+  expect(refused.body.error.code).toBe('pass_required');
+
+  const item = `item="${itemId}"`;
+  const gauge = (text: string, name: string) =>
+    Number(new RegExp(`^${name}\\{${item}\\} (\\S+)$`, 'm').exec(text)?.[1]);
+  await waitFor('the room in /metrics (the next refresh of the copy)', async () => {
+    const res = await fetch(`${stack.url}/metrics`, {
+      headers: { authorization: `Bearer ${OBSERVER_TOKEN}` },
+    });
+    const text = await res.text();
+    const [waiting, admitted] = ['visitors', 'admitted_visitors'].map((name) =>
+      gauge(text, `seckill_waiting_room_${name}`),
+    );
+    return (
+      waiting + admitted === 4 &&
+      Number.isFinite(gauge(text, 'seckill_waiting_room_admissions_per_second')) &&
+      Number.isFinite(gauge(text, 'seckill_waiting_room_estimated_wait_seconds')) &&
+      text.includes('seckill_waiting_room_passes_refused_total{code="pass_required"} 1')
+    );
+  });
+
+  // The dashboard's queries, on what Prometheus scraped.
+  await waitFor(
+    'the room through Prometheus',
+    async () =>
+      (await value(
+        `max by (item) (seckill_waiting_room_visitors{${item}}) + ` +
+          `max by (item) (seckill_waiting_room_admitted_visitors{${item}})`,
+      )) === 4,
+    20_000,
+  );
+  expect(await value(`max by (item) (seckill_waiting_room_estimated_wait_seconds{${item}})`)).toBeGreaterThan(
+    0,
+  );
+  expect(await value('sum by (code) (seckill_waiting_room_passes_refused_total{code="pass_required"})')).toBe(
+    1,
+  );
 });
 
 test("every query of the Grafana dashboard evaluates on this Prometheus (k6's too, even with no data)", async () => {
