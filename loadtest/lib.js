@@ -61,10 +61,13 @@ function parseJson(res) {
   }
 }
 
-function createSale(name, stock, segments) {
+// admission (optional): the sale's waiting room, as POST /admin/sales takes it ({mode, ratePerSec, ...}).
+function createSale(name, stock, segments, admission) {
   if (!ADMIN_TOKEN)
     fail('ADMIN_TOKEN is not set: pass the token the server printed at start (or set ITEM_ID)');
-  const res = http.post(`${BASE_URL}/admin/sales`, JSON.stringify({ name, stock, segments }), {
+  const sale = { name, stock, segments };
+  if (admission) sale.admission = admission;
+  const res = http.post(`${BASE_URL}/admin/sales`, JSON.stringify(sale), {
     headers: Object.assign({}, JSON_HEADERS, { Authorization: `Bearer ${ADMIN_TOKEN}` }),
     tags: { name: 'POST /admin/sales' },
   });
@@ -76,10 +79,10 @@ function createSale(name, stock, segments) {
 
 // Runs once before the load. The run id prefixes user ids so that re-running against the same ITEM_ID does not
 // turn every purchase into a duplicate; it is made here because init code runs once per VU, each with its own clock.
-export function setupSale(name, { stock, segments }) {
+export function setupSale(name, { stock, segments, admission }) {
   const runId = Date.now().toString(36);
   if (__ENV.ITEM_ID) return { itemId: __ENV.ITEM_ID, stock, runId };
-  return Object.assign(createSale(`${name}-${runId}`, stock, segments), { runId });
+  return Object.assign(createSale(`${name}-${runId}`, stock, segments, admission), { runId });
 }
 
 // An HS256 JWT for the buyer, signed with BUYER_TOKEN_SECRET: {sub: userId, iat, exp}. ES2017 on purpose (no
@@ -92,9 +95,10 @@ export function buyerToken(userId, nowSec) {
   return unsigned + '.' + crypto.hmac('sha256', BUYER_TOKEN_SECRET, unsigned, 'base64rawurl');
 }
 
-// Minted once per user per VU: a token lives an hour, longer than any of these runs.
+// Minted once per user per VU: a token lives an hour, longer than any of these runs. The same headers go with a
+// waiting room's join (which also acts for the buyer).
 const buyerTokens = {};
-function purchaseHeaders(userId) {
+export function buyerHeaders(userId) {
   if (!BUYER_TOKEN_SECRET) return JSON_HEADERS;
   if (!buyerTokens[userId]) buyerTokens[userId] = buyerToken(userId);
   return Object.assign({}, JSON_HEADERS, { Authorization: 'Bearer ' + buyerTokens[userId] });
@@ -112,9 +116,12 @@ function classify(res) {
   return 'errors';
 }
 
-export function buy(userId, itemId) {
-  const res = http.post(`${BASE_URL}/seckill`, JSON.stringify({ userId, itemId }), {
-    headers: purchaseHeaders(userId),
+// pass (optional): the admission pass a sale's waiting room handed out (waiting-room.js).
+export function buy(userId, itemId, pass) {
+  const purchase = { userId, itemId };
+  if (pass !== undefined) purchase.pass = pass;
+  const res = http.post(`${BASE_URL}/seckill`, JSON.stringify(purchase), {
+    headers: buyerHeaders(userId),
     tags: { name: 'POST /seckill' },
   });
   const outcome = classify(res);
@@ -193,15 +200,18 @@ function thresholdLines(data) {
   return lines;
 }
 
-export function textSummary(name, data) {
+// extraLines(data, metricValue): a script's own lines (waiting-room.js: the room's counters), after the outcomes.
+export function textSummary(name, data, extraLines) {
   const ms = (stat) => `${metricValue(data, 'http_req_duration', stat).toFixed(1)} ms`;
   const counts = Object.keys(outcomes).map((metric) => `${metric}=${metricValue(data, metric, 'count')}`);
+  const extra = extraLines ? extraLines(data, metricValue) : [];
   return [
     `seckill k6 scenario: ${name}`,
     `  requests: ${metricValue(data, 'http_reqs', 'count')} (${metricValue(data, 'http_reqs', 'rate').toFixed(1)}/s)`,
     `  latency: p50 ${ms('med')}  p95 ${ms('p(95)')}  p99 ${ms('p(99)')}  max ${ms('max')}`,
     `  failed requests: ${(metricValue(data, 'http_req_failed', 'rate') * 100).toFixed(2)}%`,
     `  outcomes: ${counts.join(' ')}`,
+    ...extra,
     'thresholds:',
     ...thresholdLines(data),
     '',
@@ -209,9 +219,9 @@ export function textSummary(name, data) {
 }
 
 // Both outputs avoid the remote jslib textSummary so the scripts run offline.
-export function summaryHandler(name) {
+export function summaryHandler(name, extraLines) {
   return (data) => ({
-    stdout: textSummary(name, data),
+    stdout: textSummary(name, data, extraLines),
     [`summary-${name}.json`]: JSON.stringify(data, null, 2),
   });
 }

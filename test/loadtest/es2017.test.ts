@@ -10,7 +10,9 @@ const scripts = readdirSync(LOADTEST_DIR).filter((name) => name.endsWith('.js'))
 const parse2017 = (source: string) => parse(source, { ecmaVersion: 2017, sourceType: 'module' });
 
 it('finds the k6 scripts', () => {
-  expect(scripts).toEqual(expect.arrayContaining(['lib.js', 'spike.js', 'fairness.js', 'duplicates.js']));
+  expect(scripts).toEqual(
+    expect.arrayContaining(['lib.js', 'spike.js', 'fairness.js', 'duplicates.js', 'waiting-room.js']),
+  );
 });
 
 it.each(scripts)('loadtest/%s parses as an ES2017 module', (name) => {

@@ -35,6 +35,8 @@ interface K6Harness {
   exports: Record<string, unknown>;
   calls: HttpCall[];
   counterAdds: Record<string, number>;
+  /** Values added to each Trend metric, in order. */
+  trendAdds: Record<string, number[]>;
   responseCallbackStatuses: number[];
   respond: (responder: Responder) => void;
   setIds: (ids: { vu: number; iteration: number }) => void;
@@ -69,6 +71,7 @@ function transpileEsm(file: string): string {
 function loadScript(name: string, env: Record<string, string>): K6Harness {
   const calls: HttpCall[] = [];
   const counterAdds: Record<string, number> = {};
+  const trendAdds: Record<string, number[]> = {};
   const responseCallbackStatuses: number[] = [];
   let responder: Responder = () => ({ status: 500 });
   const ids = { vu: 1, iteration: 0 };
@@ -99,6 +102,12 @@ function loadScript(name: string, env: Record<string, string>): K6Harness {
       counterAdds[this.metric] = (counterAdds[this.metric] ?? 0) + value;
     }
   }
+  class Trend {
+    constructor(private readonly metric: string) {}
+    add(value: number): void {
+      (trendAdds[this.metric] ??= []).push(value);
+    }
+  }
   const execution = {
     vu: {
       get idInTest() {
@@ -122,7 +131,7 @@ function loadScript(name: string, env: Record<string, string>): K6Harness {
       },
     },
     'k6/http': { __esModule: true, default: http },
-    'k6/metrics': { Counter },
+    'k6/metrics': { Counter, Trend },
     'k6/execution': { __esModule: true, default: execution },
     // What k6's own modules compute, with node:crypto, so a token minted by lib.js can be verified for real.
     'k6/crypto': {
@@ -167,6 +176,7 @@ function loadScript(name: string, env: Record<string, string>): K6Harness {
     exports: load(join(LOADTEST_DIR, name)),
     calls,
     counterAdds,
+    trendAdds,
     responseCallbackStatuses,
     respond: (next) => {
       responder = next;
@@ -425,5 +435,202 @@ describe('loadtest/lib.js buyer tokens (BUYER_AUTH=token)', () => {
     open.respond(() => ({ status: 201, body: { status: 'ordered', orderId: '1' } }));
     fn(open, 'buy')('u1', '7');
     expect(open.calls[0].params?.headers?.Authorization).toBeUndefined();
+  });
+});
+
+describe('loadtest/waiting-room.js', () => {
+  const ROOM_URL = 'http://sut:3000/sales/7/waiting-room';
+  const waiting = (extra: Record<string, unknown> = {}) => ({
+    state: 'waiting',
+    position: 3,
+    ahead: 2,
+    serving: 0,
+    waiting: 3,
+    estimatedWaitMs: 1000,
+    unitsLeft: 100,
+    unlikely: false,
+    ...extra,
+  });
+  const admitted = { ...waiting({ ahead: 0 }), state: 'admitted', pass: 'the-pass', passExpiresAt: 'x' };
+
+  /** Answers the join with `joined`, each status poll with the next of `polls` (the last repeats), purchases with `buys`. */
+  function visitor(
+    k6: K6Harness,
+    script: {
+      joined: { status: number; body?: unknown };
+      polls?: unknown[];
+      buys?: { status: number; body: unknown }[];
+    },
+  ) {
+    let poll = 0;
+    let purchase = 0;
+    k6.respond((call) => {
+      if (call.method === 'POST' && call.url === ROOM_URL) return script.joined;
+      if (call.method === 'GET' && call.url === ROOM_URL) {
+        const answer = script.polls![Math.min(poll++, script.polls!.length - 1)];
+        return typeof answer === 'number' ? { status: answer } : { status: 200, body: answer };
+      }
+      if (call.method === 'POST' && call.url === 'http://sut:3000/seckill')
+        return script.buys![Math.min(purchase++, script.buys!.length - 1)];
+      return { status: 500 };
+    });
+  }
+
+  let k6: K6Harness;
+  beforeEach(() => {
+    k6 = loadScript('waiting-room.js', { ADMIN_TOKEN: 'sekret', BASE_URL: 'http://sut:3000/' });
+    k6.setIds({ vu: 4, iteration: 0 });
+  });
+
+  it('runs one visit per VU, with thresholds on the status polls, the purchases and 5xx', () => {
+    const options = k6.exports.options as {
+      scenarios: Record<string, { executor: string; exec: string; vus: number; iterations: number }>;
+      thresholds: Record<string, string[]>;
+    };
+    expect(options.scenarios).toEqual({
+      'waiting-room': expect.objectContaining({
+        executor: 'per-vu-iterations',
+        exec: 'visit',
+        vus: 300,
+        iterations: 1,
+      }),
+    });
+    expect(typeof fn(k6, 'visit')).toBe('function');
+    expect(options.thresholds).toMatchObject({
+      http_req_failed: ['rate<0.01'],
+      errors: ['count==0'],
+      server_errors: ['count==0'],
+      room_gave_up: ['count==0'],
+      orders: ['count==100'],
+      'http_req_duration{name:GET /sales/:itemId/waiting-room}': ['p(95)<200'],
+      'http_req_duration{name:POST /seckill}': ['p(95)<500'],
+    });
+    for (const name of ['default', 'setup', 'teardown', 'handleSummary'])
+      expect(typeof k6.exports[name]).toBe('function');
+  });
+
+  it('creates its sale with a fifo waiting room in setup', () => {
+    k6.respond(() => ({ status: 201, body: { itemId: '7', stock: 100 } }));
+    const data = fn(k6, 'setup')() as { itemId: string };
+    expect(data.itemId).toBe('7');
+    expect(k6.calls[0].url).toBe('http://sut:3000/admin/sales');
+    expect(k6.calls[0].params?.headers?.Authorization).toBe('Bearer sekret');
+    expect(JSON.parse(k6.calls[0].body ?? '')).toEqual({
+      name: expect.stringContaining('waiting-room'),
+      stock: 100,
+      segments: 8,
+      admission: { mode: 'fifo', ratePerSec: 50 },
+    });
+    const capped = loadScript('waiting-room.js', { ADMIN_TOKEN: 'sekret', MAX_UNFINISHED: '20', RATE: '5' });
+    capped.respond(() => ({ status: 201, body: { itemId: '7', stock: 100 } }));
+    fn(capped, 'setup')();
+    expect(JSON.parse(capped.calls[0].body ?? '').admission).toEqual({
+      mode: 'fifo',
+      ratePerSec: 5,
+      maxUnfinished: 20,
+    });
+  });
+
+  it('joins, polls with its ticket once a second until admitted, then buys with the pass', () => {
+    visitor(k6, {
+      joined: { status: 200, body: { ticket: 'tkt', ...waiting() } },
+      polls: [waiting(), admitted],
+      buys: [{ status: 201, body: { status: 'ordered', orderId: '1' } }],
+    });
+    fn(k6, 'visit')(DATA);
+    const [joinCall, ...rest] = k6.calls;
+    expect(joinCall).toMatchObject({ method: 'POST', url: ROOM_URL });
+    expect(JSON.parse(joinCall.body ?? '')).toEqual({ userId: 'run1-room-4' });
+    // The room's 200 is expected; the purchase's callback alone would count every poll as failed.
+    expect(joinCall.params?.responseCallback).toEqual({ statuses: [200] });
+    const polls = rest.filter((call) => call.method === 'GET');
+    expect(polls).toHaveLength(2);
+    for (const call of polls) {
+      expect(call.params?.headers).toEqual({ 'Waiting-Room-Ticket': 'tkt' });
+      expect(call.params?.responseCallback).toEqual({ statuses: [200] });
+    }
+    expect(k6.sleeps).toEqual([1, 1]);
+    const purchase = k6.calls[k6.calls.length - 1];
+    expect(purchase.url).toBe('http://sut:3000/seckill');
+    expect(JSON.parse(purchase.body ?? '')).toEqual({ userId: 'run1-room-4', itemId: '7', pass: 'the-pass' });
+    expect(k6.counterAdds).toEqual({ room_polls: 2, room_admitted: 1, orders: 1 });
+    expect(k6.trendAdds.room_wait).toHaveLength(1);
+  });
+
+  it('buys again with the same pass while the answer is busy', () => {
+    visitor(k6, {
+      joined: { status: 200, body: { ticket: 'tkt', ...admitted } },
+      buys: [
+        { status: 503, body: { status: 'busy' } },
+        { status: 201, body: { status: 'ordered', orderId: '1' } },
+      ],
+    });
+    fn(k6, 'visit')(DATA);
+    const purchases = k6.calls.filter((call) => call.url === 'http://sut:3000/seckill');
+    expect(purchases.map((call) => JSON.parse(call.body ?? '').pass)).toEqual(['the-pass', 'the-pass']);
+    expect(k6.counterAdds).toEqual({ room_admitted: 1, busy: 1, orders: 1 });
+  });
+
+  it('stops at sold out without buying', () => {
+    visitor(k6, {
+      joined: { status: 200, body: { ticket: 'tkt', ...waiting() } },
+      polls: [{ ...waiting(), state: 'sold_out' }],
+    });
+    fn(k6, 'visit')(DATA);
+    expect(k6.calls.some((call) => call.url === 'http://sut:3000/seckill')).toBe(false);
+    expect(k6.counterAdds).toEqual({ room_polls: 1, room_sold_out: 1 });
+  });
+
+  it('counts a 5xx status answer as a server error and an error, and ends the visit', () => {
+    visitor(k6, { joined: { status: 200, body: { ticket: 'tkt', ...waiting() } }, polls: [500] });
+    fn(k6, 'visit')(DATA);
+    expect(k6.counterAdds).toEqual({ room_polls: 1, errors: 1, server_errors: 1 });
+    const refused = loadScript('waiting-room.js', { ADMIN_TOKEN: 'sekret', BASE_URL: 'http://sut:3000' });
+    visitor(refused, { joined: { status: 404, body: { error: { code: 'no_waiting_room', message: 'x' } } } });
+    fn(refused, 'visit')(DATA);
+    expect(refused.counterAdds).toEqual({ errors: 1 });
+  });
+
+  it('gives up after MAX_WAIT_S, counted against its threshold', () => {
+    const patient = loadScript('waiting-room.js', {
+      ADMIN_TOKEN: 'sekret',
+      BASE_URL: 'http://sut:3000',
+      MAX_WAIT_S: '5',
+    });
+    visitor(patient, { joined: { status: 200, body: { ticket: 'tkt', ...waiting() } }, polls: [waiting()] });
+    fn(patient, 'visit')(DATA);
+    expect(patient.counterAdds).toEqual({ room_polls: 5, room_gave_up: 1 });
+  });
+
+  it('judges the sale in teardown like the other scenarios', () => {
+    k6.respond(() => ({ status: 200, body: { items: [statsItem({ activeOrders: 100 })] } }));
+    expect(() => fn(k6, 'teardown')(DATA)).not.toThrow();
+    k6.respond(() => ({ status: 200, body: { items: [statsItem({ activeOrders: 100, oversell: 1 })] } }));
+    expect(() => fn(k6, 'teardown')(DATA)).toThrow(K6Fail);
+    k6.respond(() => ({ status: 200, body: { items: [statsItem({ activeOrders: 60 })] } }));
+    expect(() => fn(k6, 'teardown')(DATA)).toThrow(/orders=60/);
+  });
+
+  it("reports the room's counters and the status polls' latency in its summary", () => {
+    const summary = {
+      metrics: {
+        http_reqs: { values: { count: 10, rate: 5 } },
+        http_req_duration: { values: { med: 1, 'p(95)': 4, 'p(99)': 9, max: 12 } },
+        'http_req_duration{name:GET /sales/:itemId/waiting-room}': {
+          values: { 'p(95)': 3.25, 'p(99)': 7 },
+          thresholds: { 'p(95)<200': { ok: true } },
+        },
+        room_admitted: { values: { count: 100 } },
+        room_sold_out: { values: { count: 200 } },
+        room_wait: { values: { med: 1500, max: 4000 } },
+      },
+    };
+    const out = fn(k6, 'handleSummary')(summary) as Record<string, string>;
+    expect(Object.keys(out).sort()).toEqual(['stdout', 'summary-waiting-room.json']);
+    expect(out.stdout).toContain('room_admitted=100 room_sold_out=200');
+    expect(out.stdout).toContain('status polls: p95 3.3 ms');
+    expect(out.stdout).toContain('wait for a pass: p50 1500.0 ms');
+    expect(out.stdout).toContain('ok   http_req_duration{name:GET /sales/:itemId/waiting-room} p(95)<200');
+    expect(readFileSync(join(LOADTEST_DIR, 'waiting-room.js'), 'utf8')).not.toMatch(/from ['"]https?:/);
   });
 });
