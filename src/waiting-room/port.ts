@@ -29,6 +29,8 @@ export interface RoomSnapshot {
   soldOut: boolean;
   /** Orders bought through the room. */
   ordered: number;
+  /** '0' until Redis lost the room; each restore gives it a new one. */
+  epoch: string;
   /** Admission log entries after the cursor, in admission order. */
   entries: { ticket: number; admittedAt: number }[];
 }
@@ -41,7 +43,10 @@ export interface RoomStore {
   join(room: RoomDefinition, userId: string, ticket?: number): Promise<JoinAnswer>;
   /** Runs the inlet and reads the room; 'missing': Redis lost it (restore it). */
   advance(itemId: string, cursor: number, refreshMs: number): Promise<RoomSnapshot | 'missing'>;
-  /** Writes back what a process knows of a lost room; admissions wait `pauseMs` for the other processes. */
+  /**
+   * Writes back what a process knows of a lost room, or merges it into the restored one; admissions wait `pauseMs`
+   * after the first restore, for the other processes and the waiting visitors to come back.
+   */
   restore(
     room: RoomDefinition,
     known: { joined: number; preQueued: number | null; entries: RoomSnapshot['entries'] },

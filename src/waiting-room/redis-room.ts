@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { RedisClient } from '../infra/redis';
 import type { JoinAnswer, RoomDefinition, RoomSnapshot, RoomStore } from './port';
 
-const LUA = { join: 6, advance: 10, usePass: 2, givePassBack: 2, restore: 6 } as const;
+const LUA = { join: 6, advance: 10, usePass: 2, givePassBack: 2, restore: 7 } as const;
 type ScriptName = keyof typeof LUA;
 type ScriptRedis = RedisClient & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
@@ -116,7 +116,8 @@ export class RedisRoomStore implements RoomStore {
       ADMIT_CHUNK,
     )) as (number | string)[];
     if (Number(reply[0]) === -1) return 'missing';
-    const [now, joined, preQueued, admitted, waiting, unfinished, soldOut, ordered, ...entries] = reply;
+    const [now, joined, preQueued, admitted, waiting, unfinished, soldOut, ordered, epoch, ...entries] =
+      reply;
     return {
       now: Number(now),
       joined: Number(joined),
@@ -126,6 +127,7 @@ export class RedisRoomStore implements RoomStore {
       unfinished: Number(unfinished),
       soldOut: Number(soldOut) === 1,
       ordered: Number(ordered),
+      epoch: String(epoch),
       entries: entries.map((entry) => {
         const [ticket, admittedAt] = String(entry).split(':');
         return { ticket: Number(ticket), admittedAt: Number(admittedAt) };
@@ -139,10 +141,7 @@ export class RedisRoomStore implements RoomStore {
     pauseMs: number,
   ): Promise<void> {
     const k = roomKeys(room.itemId);
-    const fields = [
-      ...settingsFields(room),
-      ...(known.preQueued === null ? [] : ['preQueued', known.preQueued]),
-    ];
+    const fields = settingsFields(room);
     await this.run(
       'restore',
       k.cfg,
@@ -151,10 +150,12 @@ export class RedisRoomStore implements RoomStore {
       k.inflight,
       k.admittedSet,
       k.paused,
+      k.waiting,
       pauseMs,
       fields.length / 2,
       ...fields,
       known.joined,
+      known.preQueued ?? -1,
       ...known.entries.map((entry) => `${entry.ticket}:${entry.admittedAt}`),
     );
   }

@@ -6,8 +6,11 @@ import type { RoomDefinition, RoomSnapshot, RoomStore } from './port';
 
 /** A room nobody asked about for this long stops being refreshed by this process. */
 const IDLE_AFTER_MS = 30_000;
-/** How long a restored room admits nobody, so that every process has merged its copy of the log first. */
-export const RESTORE_PAUSE_MS = 1000;
+/**
+ * How long a restored room admits nobody: every process merges its copy of the log within a refresh, and waiting
+ * visitors who poll at least this often are back in line before anyone new is admitted.
+ */
+export const RESTORE_PAUSE_MS = 2000;
 
 export interface ViewOptions {
   refreshMs: number;
@@ -27,16 +30,16 @@ export class RoomView {
     unfinished: 0,
     soldOut: false,
     ordered: 0,
+    epoch: '',
   };
   /** Admissions per second, as this process watched the serving number move (a moving average). */
   admissionRate = 0;
-  /** Set once this process has seen the room lost and restored: waiting visitors are put back as they poll. */
-  restored = false;
   readonly rejoined = new Set<number>();
   lastUsed = Date.now();
   private readonly log: RoomSnapshot['entries'] = [];
   private readonly admittedAt = new Map<number, number>();
   private clockOffset = 0;
+  private highestIssued = 0;
   private preQueuePositions?: Map<number, number>;
 
   constructor(readonly room: RoomDefinition) {}
@@ -44,6 +47,11 @@ export class RoomView {
   /** The store's clock now (every process reads the same one, so an expiry means the same everywhere). */
   now(): number {
     return Date.now() + this.clockOffset;
+  }
+
+  /** Redis lost the room once and it was restored: waiting visitors are put back as they poll. */
+  get restored(): boolean {
+    return this.counters.epoch !== '0';
   }
 
   admissionOf(ticket: number): number | undefined {
@@ -63,8 +71,14 @@ export class RoomView {
     return this.preQueuePositions.get(ticket) ?? null;
   }
 
+  /** A ticket this process handed out: a restore must never hand its number out again. */
+  noteIssued(ticket: number): void {
+    this.highestIssued = Math.max(this.highestIssued, ticket);
+  }
+
   known() {
-    return { joined: this.counters.joined, preQueued: this.counters.preQueued, entries: this.log };
+    const joined = Math.max(this.counters.joined, this.highestIssued);
+    return { joined, preQueued: this.counters.preQueued, entries: this.log };
   }
 
   apply(snapshot: RoomSnapshot, at: number): void {
@@ -128,7 +142,6 @@ export class RoomViews {
   /** Redis lost the room: write back this process's copy (merged with the other processes'). */
   async restore(room: RoomDefinition): Promise<void> {
     const view = this.views.get(room.itemId)?.view ?? new RoomView(room);
-    view.restored = true;
     await this.store.restore(room, view.known(), RESTORE_PAUSE_MS);
   }
 
@@ -161,7 +174,13 @@ export class RoomViews {
         await this.restore(room);
         return;
       }
+      const restoredElsewhere = view.counters.epoch !== '' && snapshot.epoch !== view.counters.epoch;
       view.apply(snapshot, at);
+      if (restoredElsewhere) {
+        // Another process restored the room: add what this copy knows, and put this process's visitors back.
+        view.rejoined.clear();
+        await this.store.restore(room, view.known(), RESTORE_PAUSE_MS);
+      }
       if (!snapshot.soldOut && this.options.soldOutHere(room)) {
         await this.store.markSoldOut(room.itemId);
         view.counters.soldOut = true;

@@ -89,17 +89,18 @@ export class WaitingRoom {
       answer = await this.deps.store.join(room, userId);
     }
     if (answer === 'not_open') throw new AppError('room_not_open', 'the waiting room is not open yet');
-    if (typeof answer !== 'number') throw new AppError('unavailable', 'the waiting room is being restored');
+    if (typeof answer !== 'number')
+      throw new AppError('unavailable', 'the waiting room is being restored; join again');
+    (await this.deps.views.of(room)).noteIssued(answer);
     return answer;
   }
 
   private async status(room: RoomDefinition, claims: TicketClaims): Promise<RoomStatus> {
     const view = await this.deps.views.of(room);
-    const admittedAt = view.admissionOf(claims.ticket);
-    if (admittedAt === undefined && view.restored) await this.rejoin(view, claims);
+    if (view.admissionOf(claims.ticket) === undefined && view.restored) await this.rejoin(view, claims);
     const status = statusOf(view, claims.ticket);
     if (status.state !== 'admitted') return status;
-    const expiresAt = admittedAt! + room.admission.passTtlMs;
+    const expiresAt = view.admissionOf(claims.ticket)! + room.admission.passTtlMs;
     const pass = await this.deps.passes.pass({ ...claims, expiresAt });
     return { ...status, pass, passExpiresAt: new Date(expiresAt).toISOString() };
   }

@@ -33,14 +33,22 @@ export const buyWithPass = (url: string, itemId: string, userId: string, pass?: 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Asks each address in turn until one answers (a killed process refuses connections). */
-async function anyOf(urls: () => string[], start: number, ask: (url: string) => Promise<Answer>) {
+async function anyOf(
+  urls: () => string[],
+  start: number,
+  ask: (url: string) => Promise<Answer>,
+  history?: string[],
+) {
   for (let attempt = 0; ; attempt++) {
     const list = urls();
     try {
       const answer = await ask(list[(start + attempt) % list.length]!);
+      history?.push(
+        `${answer.status} ${answer.body?.status ?? answer.body?.error?.code ?? answer.body?.state}`,
+      );
       if (answer.status < 500) return answer;
-    } catch {
-      // connection refused or reset: the next address
+    } catch (err) {
+      history?.push(`failed: ${(err as Error).message}`); // connection refused or reset: the next address
     }
     if (attempt > 200) throw new Error('no api process answered');
     await pause(50);
@@ -52,7 +60,8 @@ export interface VisitorOutcome {
   ticket: string;
   /** The final purchase answer, or the room's last state when the visitor never bought. */
   outcome: string;
-  soldOutToldAt?: number;
+  /** Every purchase answer the visitor heard, for a failing test's message. */
+  purchases: string[];
 }
 
 /**
@@ -70,18 +79,23 @@ export async function visit(
     throw new Error(`join ${userId}: ${joined.status} ${JSON.stringify(joined.body)}`);
   const { ticket } = joined.body;
   let status = joined.body;
+  const purchases: string[] = [];
   while (Date.now() < options.deadline) {
-    if (status.state === 'sold_out')
-      return { userId, ticket, outcome: 'sold_out', soldOutToldAt: Date.now() };
+    if (status.state === 'sold_out') return { userId, ticket, outcome: 'sold_out', purchases };
     if (status.state === 'admitted') {
-      const bought = await anyOf(urls, slot, (url) => buyWithPass(url, itemId, userId, status.pass));
+      const bought = await anyOf(
+        urls,
+        slot,
+        (url) => buyWithPass(url, itemId, userId, status.pass),
+        purchases,
+      );
       if (bought.body?.status !== 'busy')
-        return { userId, ticket, outcome: bought.body?.status ?? bought.body?.error?.code };
+        return { userId, ticket, outcome: bought.body?.status ?? bought.body?.error?.code, purchases };
     }
     await pause(options.pollMs ?? 50);
     status = (await anyOf(urls, slot, (url) => roomStatus(url, itemId, ticket))).body;
   }
-  return { userId, ticket, outcome: `timeout:${status.state}` };
+  return { userId, ticket, outcome: `timeout:${status.state}`, purchases };
 }
 
 /** The room's admission log as Redis holds it: tickets in admission order, with when. */

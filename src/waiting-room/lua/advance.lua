@@ -22,10 +22,10 @@
 -- ARGV[3]  refresh period in ms (the bucket's burst)
 -- ARGV[4]  most admissions in one call (keeps the script short)
 --
--- Returns  {now, joined, preQueued or -1, admitted, waiting, unfinished, soldOut 0/1, ordered, entries...} ·
+-- Returns  {now, joined, preQueued or -1, admitted, waiting, unfinished, soldOut 0/1, ordered, epoch, entries...} ·
 --          {-1} the room is missing (rebuild it)
 
-local cfg = redis.call('HMGET', KEYS[1], 'mode', 'rate', 'cap', 'ttl', 'seed', 'startsAt', 'preQueued')
+local cfg = redis.call('HMGET', KEYS[1], 'mode', 'rate', 'cap', 'ttl', 'seed', 'startsAt', 'preQueued', 'epoch')
 if not cfg[1] then
   return { -1 }
 end
@@ -33,7 +33,9 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local rate, cap, ttl, startsAt = tonumber(cfg[2]), tonumber(cfg[3]), tonumber(cfg[4]), tonumber(cfg[6])
 local preQueued = cfg[7]
-if now >= startsAt and not preQueued then
+local paused = redis.call('EXISTS', KEYS[10]) == 1
+-- while a restore is merged, the processes that know where the pre-queue ended say so (restore.lua)
+if now >= startsAt and not preQueued and not paused then
   preQueued = redis.call('GET', KEYS[2]) or '0'
   redis.call('HSET', KEYS[1], 'preQueued', preQueued)
 end
@@ -50,7 +52,7 @@ local soldOut = redis.call('EXISTS', KEYS[7]) == 1
 if soldOut and (rate == 0 or rate > 1) then
   rate = 1
 end
-if now >= startsAt and redis.call('EXISTS', KEYS[10]) == 0 then
+if now >= startsAt and not paused then
   local allowed = math.min(redis.call('ZCARD', KEYS[3]), tonumber(ARGV[4]))
   local tokens = 0
   if rate > 0 then
@@ -91,6 +93,7 @@ local reply = {
   redis.call('ZCARD', KEYS[5]),
   soldOut and 1 or 0,
   tonumber(redis.call('GET', KEYS[8]) or '0'),
+  cfg[8] or '0',
 }
 for _, entry in ipairs(redis.call('LRANGE', KEYS[4], cursor, cursor + tonumber(ARGV[2]) - 1)) do
   reply[#reply + 1] = entry

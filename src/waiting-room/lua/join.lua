@@ -14,7 +14,8 @@
 -- ARGV[2]  a ticket number this user already held (a rejoin after Redis lost the room), or 0
 --
 -- Returns  the ticket number · -1 the room is missing (restore it) · -2 not open yet (before the pre-queue opens) ·
---          -3 a rejoin while the room is being restored (ask again after the pause)
+--          -3 a new visitor while the room is being restored (the join counter is only whole again once every
+--          process has merged the highest ticket it handed out)
 
 local cfg = redis.call('HMGET', KEYS[1], 'mode', 'seed', 'startsAt', 'opensAt', 'preQueued')
 if not cfg[1] then
@@ -38,10 +39,7 @@ if now >= startsAt and not preQueued then
 end
 local ticket = tonumber(ARGV[2])
 if ticket > 0 then
-  -- a rejoin waits until every process has merged its admission log, and an admitted ticket never waits again
-  if redis.call('EXISTS', KEYS[6]) == 1 then
-    return -3
-  end
+  -- an admitted ticket never waits again (restore.lua takes back out any that a later merge shows admitted)
   if redis.call('SISMEMBER', KEYS[5], ticket) == 1 then
     redis.call('HSET', KEYS[3], ARGV[1], ticket)
     return ticket
@@ -49,6 +47,8 @@ if ticket > 0 then
   if ticket > tonumber(redis.call('GET', KEYS[2]) or '0') then
     redis.call('SET', KEYS[2], ticket)
   end
+elseif redis.call('EXISTS', KEYS[6]) == 1 then
+  return -3
 else
   ticket = redis.call('INCR', KEYS[2])
 end
