@@ -1,14 +1,36 @@
 // Every bad input gets a 4xx with a machine-readable code, and changes nothing in Redis or PostgreSQL.
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { ADMIN_TOKEN, startStack, type TestStack } from '../support/stack';
+import { ADMIN_TOKEN, startStack, waitFor, type TestStack } from '../support/stack';
+import { joinRoom, roomStatus } from '../support/waiting-room';
 import { stateSnapshot } from '../support/snapshot';
 
 let stack: TestStack;
 let itemId: string;
+/** A sale with a waiting room whose one visitor is admitted already (so that its inlet has nothing left to move). */
+let roomItemId: string;
+let notOpenItemId: string;
+let ticket: string;
+let pass: string;
 beforeAll(async () => {
   stack = await startStack(3);
   ({ itemId } = await stack.createSale({ name: 'guarded', stock: 10, segments: 2 }));
+  ({ itemId: roomItemId } = await stack.createSale({
+    name: 'room',
+    stock: 10,
+    admission: { mode: 'fifo', ratePerSec: 50 },
+  }));
+  ({ itemId: notOpenItemId } = await stack.createSale({
+    name: 'later',
+    stock: 10,
+    startsAt: new Date(Date.now() + 3600_000).toISOString(),
+    admission: { mode: 'fifo', ratePerSec: 50 },
+  }));
+  ({ ticket } = (await joinRoom(stack.url, roomItemId, 'waiting-one')).body);
+  pass = (await waitFor(
+    'the visitor admitted',
+    async () => (await roomStatus(stack.url, roomItemId, ticket)).body.pass,
+  ))!;
 });
 afterAll(async () => {
   await stack.stop();
@@ -25,6 +47,9 @@ const post =
   (path: string, body: string, headers: Record<string, string> = json) =>
   () =>
     fetch(stack.url + path, { method: 'POST', body, headers });
+
+const roomFetch = (saleId: string, token: string) =>
+  fetch(`${stack.url}/sales/${saleId}/waiting-room`, { headers: { 'waiting-room-ticket': token } });
 
 const cases: Case[] = [
   ['malformed JSON', post('/seckill', '{"userId": "a",'), 400, 'invalid_json'],
@@ -130,6 +155,71 @@ const cases: Case[] = [
       }),
       { ...json, ...admin },
     ),
+    400,
+    'invalid_input',
+  ],
+  ...(
+    [
+      ['a room that needs a rate or a cap', { mode: 'fifo' }],
+      ['an unknown room mode', { mode: 'lottery', ratePerSec: 5 }],
+      ['an unknown room field', { mode: 'fifo', ratePerSec: 5, vip: true }],
+      ['a room rate of 0', { mode: 'fifo', ratePerSec: 0 }],
+      [
+        'a pre-queue without a start',
+        { mode: 'fifo', ratePerSec: 5, preQueueOpensAt: '2030-01-01T00:00:00Z' },
+      ],
+    ] as const
+  ).map(([name, admission]): Case => [
+    `admin ${name}`,
+    post('/admin/sales', JSON.stringify({ name: 'x', stock: 5, admission }), { ...json, ...admin }),
+    400,
+    'invalid_input',
+  ]),
+  [
+    'join: malformed JSON',
+    () => post(`/sales/${roomItemId}/waiting-room`, '{"userId":')(),
+    400,
+    'invalid_json',
+  ],
+  ['join: no userId', () => post(`/sales/${roomItemId}/waiting-room`, '{}')(), 400, 'invalid_input'],
+  [
+    'join: an unknown field',
+    () => post(`/sales/${roomItemId}/waiting-room`, '{"userId":"a","times":3}')(),
+    400,
+    'invalid_input',
+  ],
+  ['join: an unknown sale', post('/sales/424242/waiting-room', '{"userId":"a"}'), 404, 'item_not_found'],
+  ['join: a bad sale id', post('/sales/abc/waiting-room', '{"userId":"a"}'), 400, 'invalid_input'],
+  [
+    'join: a sale without a room',
+    () => post(`/sales/${itemId}/waiting-room`, '{"userId":"a"}')(),
+    404,
+    'no_waiting_room',
+  ],
+  [
+    'join: a room not open yet',
+    () => post(`/sales/${notOpenItemId}/waiting-room`, '{"userId":"a"}')(),
+    409,
+    'room_not_open',
+  ],
+  ['status: no ticket', () => fetch(`${stack.url}/sales/${roomItemId}/waiting-room`), 400, 'invalid_input'],
+  [
+    'status: a forged ticket',
+    () => roomFetch(roomItemId, `${ticket.slice(0, ticket.lastIndexOf('.'))}.AAAA`),
+    403,
+    'ticket_invalid',
+  ],
+  ["status: another sale's ticket", () => roomFetch(notOpenItemId, ticket), 403, 'ticket_invalid'],
+  ['status: a pass offered as a ticket', () => roomFetch(roomItemId, pass), 403, 'ticket_invalid'],
+  [
+    'buying behind a room without a pass',
+    () => post('/seckill', JSON.stringify({ userId: 'waiting-one', itemId: roomItemId }))(),
+    403,
+    'pass_required',
+  ],
+  [
+    'a pass that is not a string',
+    () => post('/seckill', JSON.stringify({ userId: 'waiting-one', itemId: roomItemId, pass: 7 }))(),
     400,
     'invalid_input',
   ],
