@@ -40,10 +40,9 @@
  * caught up), so the relay's and the consumer's work for the window's orders is inside it. The /stats polls that
  * wait for the drain (every 50 ms; a few database queries each) are inside it too; their count is reported.
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type autocannon from 'autocannon';
@@ -56,6 +55,16 @@ import { startPrivatePostgres } from '../src/sim/private-postgres';
 import { startServiceProcesses, type ServiceProcesses } from '../src/sim/service-processes';
 import { formatSummary, readProfile, summarizeProfile } from './cpu-profile-top';
 import {
+  CLK_TCK,
+  MS_PER_TICK,
+  procTable,
+  processTree,
+  PROFILE_START_SIGNAL,
+  PROFILED_CHILD_ENV,
+  runProfiledServiceChild,
+  type ProcStat,
+} from './cpu-sampling';
+import {
   createSale,
   createSoldOutSale,
   distinctUserRequests,
@@ -67,13 +76,6 @@ import {
 } from './service-client';
 
 const EXPRESS_FLAG = '--bench-cpu-express-child';
-/**
- * Set in the service children's environment when profiling: they then run this file as their entry, which starts the
- * inspector's profiler on SIGUSR2 and writes the profile at exit. `--cpu-prof` itself is refused in NODE_OPTIONS (Node
- * 20), and the children's command line (service-processes.ts) takes no node flags.
- */
-const PROFILED_CHILD_ENV = 'BENCH_CPU_PROFILE_CHILD_DIR';
-const PROFILE_START_SIGNAL = 'SIGUSR2';
 
 /** Long enough that no order expires (and gives its unit back) while the bench runs. */
 const PAYMENT_TIMEOUT_MS = 3_600_000;
@@ -129,48 +131,7 @@ function readSettings() {
 type Settings = ReturnType<typeof readSettings>;
 
 // ---------------------------------------------------------------------------------------------------------------
-// CPU from /proc
-
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-const MS_PER_TICK = 1000 / CLK_TCK;
-
-interface ProcStat {
-  /** The command name (postgres, patroni, etcd, haproxy…): tells a cluster's processes apart. */
-  comm: string;
-  ppid: number;
-  /** utime + stime + cutime + cstime, in clock ticks. */
-  ticks: number;
-}
-
-/** Fields after the parenthesised command name (which may hold spaces): state is [0], ppid [1], utime [11]. */
-function parseStat(text: string): ProcStat {
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number);
-  const comm = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
-  return { comm, ppid: Number(fields[1]), ticks: utime + stime + cutime + cstime };
-}
-
-/** Every process of the machine, read once per snapshot; one that exits between listing and reading is skipped. */
-function procTable(): Map<number, ProcStat> {
-  const table = new Map<number, ProcStat>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      table.set(Number(entry), parseStat(readFileSync(`/proc/${entry}/stat`, 'utf8')));
-    } catch {
-      // gone
-    }
-  }
-  return table;
-}
-
-/** `root` and all its descendants that are in the table. */
-function processTree(table: Map<number, ProcStat>, root: number): number[] {
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++)
-    for (const [pid, stat] of table) if (stat.ppid === tree[i]) tree.push(pid);
-  return tree.filter((pid) => table.has(pid));
-}
+// CPU from /proc (cpu-sampling.ts)
 
 const GROUPS = ['api', 'relay', 'consumer', 'broker', 'postgres', 'redis', 'express'] as const;
 type Group = (typeof GROUPS)[number];
@@ -459,39 +420,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(killer);
-}
-
-/** `serve --role api,worker …` → "api+worker", `broker …` → "broker". */
-function roleOfThisProcess(): string {
-  const args = process.argv.slice(2);
-  const at = args.indexOf('--role');
-  return at >= 0 ? (args[at + 1] ?? 'serve').replace(/,/g, '+') : (args[0] ?? 'node');
-}
-
-/**
- * A service process with the inspector's profiler: started on SIGUSR2 (the parent sends it once everything is up,
- * so start-up and TypeScript compilation stay out of the profile), written when the process exits. In an exit
- * handler only synchronous work runs; an in-thread inspector session answers synchronously.
- */
-async function runProfiledServiceChild(dir: string): Promise<void> {
-  const session = new Session();
-  session.connect();
-  let profiling = false;
-  process.on(PROFILE_START_SIGNAL, () => {
-    if (profiling) return;
-    session.post('Profiler.enable');
-    session.post('Profiler.start');
-    profiling = true;
-  });
-  process.on('exit', () => {
-    if (!profiling) return;
-    session.post('Profiler.stop', (err, result) => {
-      if (err) return console.error('bench: Profiler.stop failed', err);
-      const file = path.join(dir, `${roleOfThisProcess()}-${process.pid}.cpuprofile`);
-      writeFileSync(file, JSON.stringify(result.profile));
-    });
-  });
-  await import('../src/main');
 }
 
 // ---------------------------------------------------------------------------------------------------------------

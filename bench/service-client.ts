@@ -5,12 +5,18 @@ import autocannon from 'autocannon';
 import express from 'express';
 import { STRATEGY_NAMES, type StrategyName } from '../src/config';
 
-/** The baseline: express parsing the same JSON body and answering, nothing else. */
+/**
+ * The baseline: express parsing the same JSON body and answering, nothing else. Its GET of a waiting room reads the
+ * same header a status poll carries and answers a small JSON object, for bench/room-status.ts.
+ */
 export function startBareExpress(): Promise<Server> {
   const app = express();
   app.use(express.json({ limit: '8kb' }));
   app.post('/seckill', (_req, res) => {
     res.status(200).json({ status: 'ok' });
+  });
+  app.get('/sales/:itemId/waiting-room', (req, res) => {
+    res.status(200).json({ status: 'ok', ticketChars: req.get('waiting-room-ticket')?.length ?? 0 });
   });
   return new Promise((resolve, reject) => {
     const server = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(server)));
@@ -43,6 +49,8 @@ export interface BenchSale {
   segments: number;
   strategy: StrategyName;
   paymentTimeoutMs: number;
+  /** A waiting room in front of the sale (POST /admin/sales `admission`); none when absent. */
+  admission?: { mode: 'fifo' | 'random'; ratePerSec?: number; maxUnfinished?: number; passTtlMs?: number };
 }
 
 /** Through the admin route, i.e. in the serving process: the sale is cached where it is served. */
