@@ -179,3 +179,27 @@ test('the same crowd without tokens is refused whole (the driver really sent the
   });
   expect(result.outcomes).toMatchObject({ ordered: 0, errors: 5 });
 });
+
+test("token mode and a waiting room: the token's subject joins, and its pass buys for nobody else", async () => {
+  const { itemId: roomItem } = await stack.createSale({
+    name: 'tokens behind a room',
+    stock: 5,
+    admission: { mode: 'fifo', ratePerSec: 100 },
+  });
+  expect((await send('POST', `/sales/${roomItem}/waiting-room`, {}, {})).status).toBe(401);
+  const joined = await send('POST', `/sales/${roomItem}/waiting-room`, as('dave'), {});
+  expect(joined.status).toBe(200);
+  let status = joined.body;
+  for (let i = 0; i < 100 && status.state !== 'admitted'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    status = (
+      await send('GET', `/sales/${roomItem}/waiting-room`, { 'waiting-room-ticket': joined.body.ticket })
+    ).body;
+  }
+  const before = await stateSnapshot(stack.service);
+  const stolen = await send('POST', '/seckill', as('erin'), { itemId: roomItem, pass: status.pass });
+  expect([stolen.status, stolen.body.error.code]).toEqual([403, 'pass_not_yours']);
+  expect(await stateSnapshot(stack.service)).toEqual(before);
+  const bought = await send('POST', '/seckill', as('dave'), { itemId: roomItem, pass: status.pass });
+  expect(bought.body.status).toBe('ordered');
+});
