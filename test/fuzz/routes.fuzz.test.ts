@@ -146,6 +146,8 @@ const route = fc.oneof(
   anyId.map((id) => `/orders/${id}/pay`),
   fc.constant('/orders/KNOWN'),
   fc.constant('/orders/KNOWN/pay'),
+  fc.constant('/sales/KNOWN/waiting-room'), // a sale without a room: joining it changes nothing
+  anyId.map((id) => `/sales/${id}/waiting-room`),
   fc.constantFrom('/stats', '/metrics', '/healthz', '/readyz'),
   pathish.map((p) => `/${p}`),
   fc.constantFrom('/', '/seckill/', '/SECKILL', '/admin', '/admin/sales/1', '/orders', '/items', '//seckill'),
@@ -190,7 +192,8 @@ let codes = new Map<string, number>();
 let sent = 0;
 
 async function fire(r: FuzzRequest): Promise<{ status: number; text: string; path: string }> {
-  const path = r.route.replace('KNOWN', r.route.startsWith('/items') ? itemId : orderId) + r.query;
+  const saleRoute = r.route.startsWith('/items') || r.route.startsWith('/sales');
+  const path = r.route.replace('KNOWN', saleRoute ? itemId : orderId) + r.query;
   const headers: Record<string, string> = {};
   if (r.contentType) headers['content-type'] = r.contentType;
   if (r.authorization) headers.authorization = r.authorization;
