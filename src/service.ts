@@ -106,6 +106,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     views: roomViews,
     passes: new RoomPasses(roomKey(adminToken)),
     onPassRefused: (code) => metrics.passesRefused.inc({ code }),
+    onBookkeepingError: (itemId, err) => log.warn({ itemId, err }, 'waiting room not told a purchase answer'),
   });
 
   const running: {

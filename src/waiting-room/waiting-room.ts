@@ -31,6 +31,7 @@ export interface WaitingRoomDeps {
   views: RoomViews;
   passes: RoomPasses;
   onPassRefused?(code: string): void;
+  onBookkeepingError?(itemId: string, err: unknown): void;
 }
 
 /** The purchase answers the room acts on. */
@@ -75,7 +76,7 @@ export class WaitingRoom {
     try {
       result = await purchase();
     } catch (err) {
-      await this.deps.store.givePassBack(room.itemId, pass.ticket, pass.expiresAt);
+      await this.afterPurchase(room, pass, 'busy');
       throw err;
     }
     await this.afterPurchase(room, pass, result.status);
@@ -131,10 +132,21 @@ export class WaitingRoom {
     return pass;
   }
 
+  /**
+   * Never throws: the room's bookkeeping must not change the purchase's answer (units left is an estimate, the next
+   * sold-out answer sets the flag again, a pass not given back expires and frees its place).
+   */
   private async afterPurchase(room: RoomDefinition, pass: PassClaims, status: string): Promise<void> {
-    if (status === 'ordered') await this.deps.store.countOrder(room.itemId);
-    else if (status === 'sold_out') await this.deps.store.markSoldOut(room.itemId);
-    else if (status === 'busy') await this.deps.store.givePassBack(room.itemId, pass.ticket, pass.expiresAt);
+    const { store } = this.deps;
+    const moved =
+      status === 'ordered'
+        ? store.countOrder(room.itemId)
+        : status === 'sold_out'
+          ? store.markSoldOut(room.itemId)
+          : status === 'busy'
+            ? store.givePassBack(room.itemId, pass.ticket, pass.expiresAt)
+            : undefined;
+    await moved?.catch((err) => this.deps.onBookkeepingError?.(room.itemId, err));
   }
 
   private refused(code: 'pass_required' | 'pass_invalid' | 'pass_not_yours' | 'pass_used', message: string) {
