@@ -7,6 +7,8 @@ import { runChaos, type ChaosOptions } from './chaos/run-chaos';
 import { renderTable, writeReportFiles } from './report';
 import type { ReplicationMode } from './postgres-ha';
 import { simulate, type SimOptions } from './simulate';
+import { ADMISSION_DEFAULTS, type AdmissionCrowd, type AdmissionMode } from './visitors';
+import { ADMISSION_MODES } from '../waiting-room/settings';
 
 type Preset = Omit<SimOptions, 'scenario' | 'strategies' | 'progress' | 'seed' | 'drainTimeoutMs'>;
 
@@ -28,6 +30,8 @@ export const SCENARIOS: Record<string, Preset> = {
   spike: { ...BASE, stock: 200, users: 5000, requests: 5000, duplicateRatio: 0, ratePerSec: 2500 },
   fairness: { ...BASE, users: 2000, requests: 2000, duplicateRatio: 0 },
   duplicates: { ...BASE, users: 50, requests: 2000, duplicateRatio: 0.95, connections: 32, userRateLimit: 5 },
+  // Twin of loadtest/waiting-room.js: one sale behind a fifo room; visitors join, poll and buy with the pass.
+  'waiting-room': { ...BASE, users: 100 * ADMISSION_DEFAULTS.visitorsPerUnit, admissionModes: ['fifo'] },
 };
 
 /** Chaos mode's sale: small, so that a run of a few faults takes seconds and many seeds fit in minutes. */
@@ -64,6 +68,29 @@ function replicationMode(value: string | boolean | undefined): ReplicationMode |
   throw new Error(`--postgres-ha is sync (the default) or async, not ${String(value)}`);
 }
 
+function admissionModeList(value: string): AdmissionMode[] {
+  const modes = value.split(',').map((mode) => mode.trim());
+  const unknown = modes.filter((mode) => !(ADMISSION_MODES as readonly string[]).includes(mode));
+  if (unknown.length || !modes.length)
+    throw new Error(`unknown admission mode ${unknown.join(', ')}; use ${ADMISSION_MODES.join(', ')}`);
+  return modes as AdmissionMode[];
+}
+
+/** The crowd and room flags of --compare-admission that were given (the rest are ADMISSION_DEFAULTS). */
+function admissionCrowdFlags(opts: Record<string, string | undefined>): Partial<AdmissionCrowd> {
+  const flags: [keyof AdmissionCrowd, string][] = [
+    ['ratePerSec', 'admissionRate'],
+    ['maxUnfinished', 'admissionCap'],
+    ['arrivalWindowMs', 'arrivalWindowMs'],
+    ['preQueueMs', 'preQueueMs'],
+    ['botShare', 'botShare'],
+    ['impatientShare', 'impatientShare'],
+  ];
+  return Object.fromEntries(
+    flags.filter(([, flag]) => opts[flag] !== undefined).map(([key, flag]) => [key, number(opts[flag]!)]),
+  );
+}
+
 function buyerAuthMode(value: string): 'open' | 'token' {
   if (value !== 'open' && value !== 'token') throw new Error(`--buyer-auth is open or token, not ${value}`);
   return value;
@@ -78,6 +105,30 @@ export function registerSimCommand(program: Command): void {
     .option(
       '--compare <list>',
       'run several strategies on the same crowd, side by side ("all" for every one)',
+    )
+    .option(
+      '--compare-admission <list>',
+      `sell to the same crowd of visitors once per waiting-room mode (${ADMISSION_MODES.join(', ')}), side by side`,
+    )
+    .option(
+      '--admission-rate <n>',
+      `compare-admission: visitors admitted per second (${ADMISSION_DEFAULTS.ratePerSec})`,
+    )
+    .option(
+      '--arrival-window-ms <n>',
+      `compare-admission: visitors arrive over this window (${ADMISSION_DEFAULTS.arrivalWindowMs})`,
+    )
+    .option(
+      '--pre-queue-ms <n>',
+      `compare-admission: random's pre-queue opens this long before the start (${ADMISSION_DEFAULTS.preQueueMs})`,
+    )
+    .option(
+      '--bot-share <ratio>',
+      `compare-admission: share of accounts owned by bots (${ADMISSION_DEFAULTS.botShare})`,
+    )
+    .option(
+      '--impatient-share <ratio>',
+      `compare-admission: share of humans who retry (${ADMISSION_DEFAULTS.impatientShare})`,
     )
     .option('--stock <n>', 'units on sale')
     .option('--segments <n>', 'Redis segments of the stock')
@@ -131,12 +182,19 @@ export function registerSimCommand(program: Command): void {
         throw new Error(`unknown scenario ${opts.scenario}; use ${Object.keys(SCENARIOS).join(', ')}`);
       const pick = (key: string, fallback: number | undefined) =>
         opts[key] !== undefined ? number(opts[key]!) : fallback;
+      const admissionModes = opts.compareAdmission
+        ? admissionModeList(opts.compareAdmission)
+        : preset.admissionModes;
+      const stock = pick('stock', preset.stock)!;
       const options: SimOptions = {
-        scenario: opts.scenario!,
+        scenario: opts.compareAdmission ? 'compare-admission' : opts.scenario!,
         strategies: strategyList(opts.compare ?? opts.strategy!),
-        stock: pick('stock', preset.stock)!,
+        stock,
         segments: pick('segments', preset.segments)!,
-        users: pick('users', preset.users)!,
+        // A room's crowd: 20 visitors per unit unless --users says otherwise.
+        users: pick('users', admissionModes ? stock * ADMISSION_DEFAULTS.visitorsPerUnit : preset.users)!,
+        admissionModes,
+        admissionCrowd: admissionCrowdFlags(opts),
         requests: pick('requests', preset.requests)!,
         connections: pick('concurrency', preset.connections)!,
         ratePerSec: pick('rate', preset.ratePerSec),
@@ -148,7 +206,9 @@ export function registerSimCommand(program: Command): void {
         drainTimeoutMs: number(opts.drainTimeoutMs!),
         buyerAuth: buyerAuthMode(opts.buyerAuth!),
         redisCluster: pick('redisCluster', undefined),
-        workers: pick('workers', undefined),
+        // A room's crowd is served by an api process of its own, so that the load generator's work (thousands of
+        // visitors polling) does not sit in the event loop whose latencies it measures.
+        workers: pick('workers', admissionModes ? 1 : undefined),
         postgresHa,
         progress: (line) => process.stderr.write(line.startsWith('\n') ? `${line}\n` : `\r${line}`),
       };

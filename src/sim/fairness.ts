@@ -86,3 +86,126 @@ export function uniformityP(groups: readonly { entrants: number; wins: number }[
   }, 0);
   return 1 - jStat.chisquare.cdf(statistic, used.length - 1);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The figures of `--compare-admission`: one sale per admission mode to the same crowd of visitors (visitors.ts).
+
+/** What fairness figures need of one visitor's account (a VisitorRecord has all of it). */
+export interface AccountRecord {
+  userId: string;
+  kind: 'patient' | 'impatient' | 'bot';
+  /** The account's first request left the load generator, ms from the crowd's start. */
+  arrivedAtMs: number;
+  /** Room modes: the visitor received its pass, ms from the crowd's start. */
+  admittedAtMs?: number;
+  /** Room modes: the room's admission time (epoch ms) and the ticket, which order the room's grants. */
+  admissionAt?: number;
+  ticket?: number;
+  /** Set when the account was answered `ordered`, ms from the crowd's start. */
+  orderedAtMs?: number;
+  /** The room said sold out before admitting this visitor. */
+  toldSoldOutWaiting: boolean;
+}
+
+export interface AdmissionFairness extends Fairness {
+  /**
+   * random: χ² p-value (uniformityP) of the units won per arrival-time bucket of the pre-queue, against the
+   * entrants of each bucket; null in the other modes (or with too few buckets or no winner).
+   */
+  randomUniformityP: number | null;
+  /** Time in the queue, join sent → pass received (as the visitor saw it, so it includes the poll interval). */
+  queueP50Ms: number | null;
+  queueP99Ms: number | null;
+  /** Visitors the room told sold out while they waited; null without a room. */
+  toldSoldOutWhileWaiting: number | null;
+  /** Latency of every POST /seckill of the run. */
+  purchaseP99Ms: number | null;
+  /** Accounts and units won per kind of visitor (bots own several accounts each). */
+  byKind: Record<AccountRecord['kind'], { accounts: number; units: number }>;
+}
+
+export interface AdmissionFairnessInput {
+  mode: 'off' | 'fifo' | 'random';
+  stock: number;
+  records: readonly AccountRecord[];
+  purchaseLatencies: readonly number[];
+  /** random: the sale's start, ms from the crowd's start: visitors who arrived before it are the pre-queue. */
+  preQueueEndsAtMs?: number;
+  /** random: the pre-queue's arrival window is cut into this many equal buckets. */
+  buckets?: number;
+}
+
+export const UNIFORMITY_BUCKETS = 5;
+
+/**
+ * The order the units were granted in. Off: the order of the `ordered` answers. A room: the order the room admitted
+ * the buyers who got a unit (its admission time, then ticket: fifo pops the lowest ticket first), because there the
+ * grant is the pass; the purchase follows within one poll of the visitor, whose phase would otherwise reorder it.
+ */
+export function grantOrder(mode: AdmissionFairnessInput['mode'], records: readonly AccountRecord[]) {
+  const granted = records.filter((record) => record.orderedAtMs !== undefined);
+  if (mode === 'off') return granted.sort((a, b) => a.orderedAtMs! - b.orderedAtMs!);
+  return granted.sort(
+    (a, b) =>
+      (a.admissionAt ?? Infinity) - (b.admissionAt ?? Infinity) ||
+      (a.ticket ?? Infinity) - (b.ticket ?? Infinity) ||
+      a.orderedAtMs! - b.orderedAtMs!,
+  );
+}
+
+/** The fairness figures of one run, and each grant's arrival rank in grant order (the report's scatter chart). */
+export function admissionFairnessOf(input: AdmissionFairnessInput): {
+  fairness: AdmissionFairness;
+  arrivalRankByGrant: number[];
+} {
+  const { mode, records } = input;
+  const arrivals = [...records].sort((a, b) => a.arrivedAtMs - b.arrivedAtMs).map((record) => record.userId);
+  const grants = grantOrder(mode, records).map((record) => record.userId);
+  const arrivalRank = new Map(arrivals.map((userId, rank) => [userId, rank]));
+  const room = mode !== 'off';
+  const queue = Float64Array.from(
+    records.filter((r) => r.admittedAtMs !== undefined).map((r) => r.admittedAtMs! - r.arrivedAtMs),
+  ).sort();
+  const latencies = Float64Array.from(input.purchaseLatencies).sort();
+  const byKind = {
+    patient: { accounts: 0, units: 0 },
+    impatient: { accounts: 0, units: 0 },
+    bot: { accounts: 0, units: 0 },
+  };
+  for (const record of records) {
+    byKind[record.kind].accounts++;
+    if (record.orderedAtMs !== undefined) byKind[record.kind].units++;
+  }
+  return {
+    fairness: {
+      ...fairnessOf(arrivals, grants, input.stock),
+      randomUniformityP: mode === 'random' ? preQueueUniformity(input) : null,
+      queueP50Ms: room && queue.length ? nearestRank(queue, 50) : null,
+      queueP99Ms: room && queue.length ? nearestRank(queue, 99) : null,
+      toldSoldOutWhileWaiting: room ? records.filter((r) => r.toldSoldOutWaiting).length : null,
+      purchaseP99Ms: latencies.length ? nearestRank(latencies, 99) : null,
+      byKind,
+    },
+    arrivalRankByGrant: grants.map((userId) => arrivalRank.get(userId)!),
+  };
+}
+
+/** χ² over the pre-queue's arrival-time buckets: entrants who arrived in each, and how many of them won a unit. */
+export function preQueueUniformity(input: AdmissionFairnessInput): number | null {
+  const end = input.preQueueEndsAtMs;
+  if (end === undefined || !(end > 0)) return null;
+  const buckets = input.buckets ?? UNIFORMITY_BUCKETS;
+  const groups = Array.from({ length: buckets }, () => ({ entrants: 0, wins: 0 }));
+  for (const record of input.records) {
+    if (record.arrivedAtMs >= end) continue;
+    const group = groups[Math.min(buckets - 1, Math.floor((record.arrivedAtMs / end) * buckets))];
+    group.entrants++;
+    if (record.orderedAtMs !== undefined) group.wins++;
+  }
+  return uniformityP(groups);
+}
+
+function nearestRank(sortedAscending: ArrayLike<number>, p: number): number {
+  const n = sortedAscending.length;
+  return sortedAscending[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))];
+}

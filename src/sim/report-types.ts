@@ -1,7 +1,8 @@
 // The simulator's report: what one run (or a comparison of strategies) measured, in a shape that is written to
 // report.json and rendered as a terminal table and a self-contained HTML page.
 import type { ChaosOptions } from './chaos/run-chaos';
-import type { Fairness } from './fairness';
+import type { AdmissionFairness, Fairness } from './fairness';
+import type { AdmissionCrowd, AdmissionMode } from './visitors';
 
 export interface LatencySummary {
   p50: number;
@@ -58,8 +59,14 @@ export interface RunReport {
   timeToSellOutMs: number | null;
   timeToDrainMs: number;
   timeline: TimelinePoint[];
-  /** Who got the units: arrival order against grant order (fairness.ts). */
-  fairness: Fairness;
+  /** Who got the units: arrival order against grant order (fairness.ts); with `admission`, the room's figures too. */
+  fairness: Fairness | AdmissionFairness;
+  /** `--compare-admission`: the sale's waiting room mode. */
+  admission?: AdmissionMode;
+  /** `--compare-admission`: requests per route (purchase = POST /seckill, join and status of the room). */
+  requestsByRoute?: { purchase: number; join: number; status: number };
+  /** `--compare-admission`: for each unit granted, in grant order, the arrival rank (0 = first) of its buyer. */
+  arrivalRankByGrant?: number[];
 }
 
 export interface SimReport {
@@ -75,6 +82,8 @@ export interface SimReport {
     duplicateRatio: number;
     payRatio: number;
     paymentTimeoutMs: number;
+    /** `--compare-admission`: the visitors' arrivals and kinds, and the rooms' settings. */
+    admission?: AdmissionCrowd;
   };
   // Human text, e.g. "embedded broker 127.0.0.1:40123", "PGlite (embedded, one transaction at a time)".
   backends: { redis: string; postgres: string; kafka: string; locks?: string; api?: string };

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
+import type { AdmissionFairness } from './fairness';
 import type { RunReport, SimReport } from './report-types';
 
 interface TableRow {
@@ -41,8 +42,68 @@ function sellOutVsLua(report: SimReport): (run: RunReport) => string {
     lua && run.timeToSellOutMs !== null ? `${(run.timeToSellOutMs / lua).toFixed(2)}×` : MISSING;
 }
 
+function formatP(value: number | null | undefined): string {
+  if (value === null || value === undefined) return MISSING;
+  return value < 0.001 ? '<0.001' : value.toFixed(3);
+}
+
+function formatOptionalMs(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? MISSING : formatDuration(ms);
+}
+
+const roomFairness = (run: RunReport): Partial<AdmissionFairness> =>
+  run.fairness as Partial<AdmissionFairness>;
+
+/** A kind of visitor's share of the units won, then of the accounts: "12.0% / 10.0%". */
+function kindShare(kind: keyof AdmissionFairness['byKind']): (run: RunReport) => string {
+  return (run) => {
+    const byKind = roomFairness(run).byKind;
+    if (!byKind) return MISSING;
+    const all = Object.values(byKind);
+    const units = all.reduce((sum, k) => sum + k.units, 0);
+    const accounts = all.reduce((sum, k) => sum + k.accounts, 0);
+    const share = (part: number, whole: number) =>
+      whole ? `${((100 * part) / whole).toFixed(1)}%` : MISSING;
+    return `${share(byKind[kind].units, units)} / ${share(byKind[kind].accounts, accounts)}`;
+  };
+}
+
+// --compare-admission: what each mode gave the crowd (fairness.ts's AdmissionFairness).
+const ADMISSION_ROWS: TableRow[] = [
+  {
+    label: 'requests join/status/buy',
+    value: (r) =>
+      r.requestsByRoute
+        ? `${r.requestsByRoute.join}/${r.requestsByRoute.status}/${r.requestsByRoute.purchase}`
+        : MISSING,
+  },
+  { label: 'purchase p99 (POST /seckill)', value: (r) => formatOptionalMs(roomFairness(r).purchaseP99Ms) },
+  { label: 'queue p50 (join → pass)', value: (r) => formatOptionalMs(roomFairness(r).queueP50Ms) },
+  { label: 'queue p99 (join → pass)', value: (r) => formatOptionalMs(roomFairness(r).queueP99Ms) },
+  {
+    label: 'told sold out while waiting',
+    value: (r) => {
+      const told = roomFairness(r).toldSoldOutWhileWaiting;
+      return told === null || told === undefined ? MISSING : formatCount(told);
+    },
+  },
+  { label: 'randomUniformityP', value: (r) => formatP(roomFairness(r).randomUniformityP) },
+  { label: 'bots: units / accounts', value: kindShare('bot') },
+  { label: 'impatient: units / accounts', value: kindShare('impatient') },
+  { label: 'patient: units / accounts', value: kindShare('patient') },
+];
+
+const isAdmissionReport = (report: SimReport) => report.runs.some((run) => run.admission !== undefined);
+
+/** A column's name: the strategy, or in --compare-admission the admission mode. */
+const columnOf = (run: RunReport) => run.admission ?? run.strategy;
+
 function rowsOf(report: SimReport): TableRow[] {
   const rows = [...ROWS];
+  if (isAdmissionReport(report)) {
+    rows.splice(rows.length - 1, 0, ...ADMISSION_ROWS);
+    return rows;
+  }
   rows.splice(rows.findIndex((row) => row.label === 'time to sell out') + 1, 0, {
     label: 'sell-out vs lua',
     value: sellOutVsLua(report),
@@ -79,15 +140,26 @@ function describeScenario(report: SimReport): string {
     s.concurrency === undefined ? null : `concurrency ${s.concurrency}`,
     s.ratePerSec === undefined ? null : `${s.ratePerSec} req/s`,
   ].filter((part) => part !== null);
+  // A crowd of visitors has no planned requests, concurrency or duplicates: it behaves (visitors.ts).
+  const crowd = s.admission
+    ? [`${s.users} visitors`]
+    : [`${s.users} users`, `${s.requests} requests`, ...load, `duplicates ${s.duplicateRatio}`];
   return [
     `scenario ${s.name}`,
     `stock ${s.stock} in ${s.segments} segments`,
-    `${s.users} users`,
-    `${s.requests} requests`,
-    ...load,
-    `duplicates ${s.duplicateRatio}`,
+    ...crowd,
     `pay ${s.payRatio}`,
     `payment timeout ${s.paymentTimeoutMs} ms`,
+    ...(s.admission
+      ? [
+          `strategy ${report.runs[0]?.strategy ?? MISSING}`,
+          `arrivals over ${s.admission.arrivalWindowMs} ms`,
+          `bots ${s.admission.botShare} of accounts (${s.admission.accountsPerBot} each)`,
+          `impatient ${s.admission.impatientShare}`,
+          `room ${s.admission.ratePerSec ? `${s.admission.ratePerSec}/s` : 'no rate'}, cap ${s.admission.maxUnfinished} (random ${s.admission.randomMaxUnfinished}), pass ${s.admission.passTtlMs} ms`,
+          `random's pre-queue ${s.admission.preQueueMs} ms`,
+        ]
+      : []),
   ].join(', ');
 }
 
@@ -116,7 +188,7 @@ function wrap(text: string, width = 100): string[] {
 }
 
 export function renderTable(report: SimReport): string {
-  const header = ['', ...report.runs.map((run) => run.strategy)];
+  const header = ['', ...report.runs.map(columnOf)];
   const body = rowsOf(report).map((row) => [row.label, ...report.runs.map(row.value)]);
   const widths = header.map((_, col) => Math.max(...[header, ...body].map((cells) => cells[col].length)));
   // Labels align left, numbers align right, so digits line up in each strategy's column.
@@ -158,7 +230,7 @@ function verdictClass(verdict: RunReport['verdict']): string {
 }
 
 function renderHtmlTable(report: SimReport): string {
-  const head = report.runs.map((run) => `<th>${escapeHtml(run.strategy)}</th>`).join('');
+  const head = report.runs.map((run) => `<th>${escapeHtml(columnOf(run))}</th>`).join('');
   const rows = rowsOf(report).map((row) => {
     const cells = report.runs
       .map((run) => {
@@ -234,6 +306,32 @@ const CHART_SCRIPT = `
   draw('chart-throughput', 'requests/s', series(function (p, s) { return p.requests / s; }));
   draw('chart-latency', 'ms', series(function (p) { return p.p50Ms; }, 'p50')
     .concat(series(function (p) { return p.p99Ms; }, 'p99')));
+  // --compare-admission: each unit's buyer, arrival rank against grant rank (on the diagonal: first come, first served).
+  if (document.getElementById('chart-grants')) {
+    new Chart(document.getElementById('chart-grants'), {
+      type: 'scatter',
+      data: {
+        datasets: report.runs.map(function (run, i) {
+          return {
+            label: run.admission || run.strategy,
+            data: (run.arrivalRankByGrant || []).map(function (arrival, grant) { return { x: arrival, y: grant }; }),
+            borderColor: palette[i % palette.length],
+            backgroundColor: palette[i % palette.length],
+            pointRadius: 2
+          };
+        })
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: {
+          x: { type: 'linear', min: 0, title: { display: true, text: 'arrival rank (0 = first to arrive)' } },
+          y: { type: 'linear', min: 0, title: { display: true, text: 'grant rank (0 = first unit)' } }
+        },
+        plugins: { legend: { position: 'bottom' } }
+      }
+    });
+  }
   draw('chart-stock', 'units', series(function (p) { return p.remainingStock; }, '',
     function (run) { return run.reconciliation.initialStock; }));
 })();
@@ -288,6 +386,11 @@ ${renderChartCard('chart-throughput', 'Throughput (requests/s)')}
 ${renderChartCard('chart-latency', 'Latency p50 (solid) and p99 (dashed)')}
 </div>
 ${renderChartCard('chart-stock', 'Remaining stock')}
+${
+  report.runs.some((run) => run.arrivalRankByGrant)
+    ? renderChartCard('chart-grants', 'Who got the units: arrival rank (x) against grant rank (y), per mode')
+    : ''
+}
 </main>
 <script type="application/json" id="report-data">${escapeForScriptElement(JSON.stringify(report))}</script>
 <script>${escapeForScriptElement(chartJs)}</script>

@@ -10,7 +10,17 @@ import { startSimBackends } from './backends';
 import type { ReplicationMode } from './postgres-ha';
 import { startServiceProcess, type ServiceProcess } from './service-process';
 import { driveCrowd, formatProgress } from './load-driver';
-import { fairnessOf } from './fairness';
+import { admissionFairnessOf, fairnessOf } from './fairness';
+import {
+  ADMISSION_DEFAULTS,
+  driveVisitors,
+  openVisitorAgent,
+  planVisitors,
+  summarizeLatency,
+  type AdmissionCrowd,
+  type AdmissionMode,
+} from './visitors';
+import { admissionSettings } from '../waiting-room/settings';
 import { shareOf } from './random';
 import type { Reconciliation, RunReport, SimReport } from './report-types';
 
@@ -39,6 +49,13 @@ export interface SimOptions {
   postgresHa?: ReplicationMode;
   /** Serve the crowd from this many API processes (`serve --workers N`); the other roles stay in this process. */
   workers?: number;
+  /**
+   * `--compare-admission`: one sale per admission mode (sold by the first strategy) to the same crowd of `users`
+   * visitors (visitors.ts), instead of one sale per strategy to the autocannon crowd.
+   */
+  admissionModes?: AdmissionMode[];
+  /** The visitors' arrivals and kinds, and the rooms' settings; ADMISSION_DEFAULTS for what is not given. */
+  admissionCrowd?: Partial<AdmissionCrowd>;
 }
 
 /** naive is the control group: it is expected to oversell, so its numbers mark it unsafe instead of failing the run. */
@@ -92,8 +109,15 @@ export async function simulate(
       return reason ? [{ strategy, reason }] : [];
     });
     for (const { strategy, reason } of skipped) options.progress(`\n▷ ${strategy} skipped: ${reason}`);
-    for (const strategy of options.strategies) {
-      if (!backends.skipped[strategy]) runs.push(await runOne(service, url!, strategy, options));
+    if (options.admissionModes) {
+      const strategy = options.strategies.find((name) => !backends.skipped[name]);
+      if (strategy) await warmUp(service, url!, strategy, options);
+      for (const mode of strategy ? options.admissionModes : [])
+        runs.push(await runAdmission(service, url!, strategy!, mode, options));
+    } else {
+      for (const strategy of options.strategies) {
+        if (!backends.skipped[strategy]) runs.push(await runOne(service, url!, strategy, options));
+      }
     }
     return {
       generatedAt: new Date().toISOString(),
@@ -108,6 +132,7 @@ export async function simulate(
         duplicateRatio: options.duplicateRatio,
         payRatio: options.payRatio,
         paymentTimeoutMs: options.paymentTimeoutMs,
+        ...(options.admissionModes ? { admission: admissionCrowdOf(options) } : {}),
       },
       backends: {
         ...backends.describe,
@@ -185,6 +210,143 @@ async function runOne(
       crowd.orders.map((order) => order.userId),
       options.stock,
     ),
+  };
+}
+
+export function admissionCrowdOf(options: Pick<SimOptions, 'admissionCrowd'>): AdmissionCrowd {
+  const { visitorsPerUnit: _, ...defaults } = ADMISSION_DEFAULTS;
+  return { ...defaults, ...options.admissionCrowd };
+}
+
+/**
+ * A small sale behind a fifo room before the measured ones, unreported: the first run would otherwise pay for a
+ * cold process (JIT, pools, prepared statements) in its latencies, and every mode should start from the same state.
+ */
+async function warmUp(service: Service, url: string, strategy: StrategyName, options: SimOptions) {
+  options.progress('\n▷ warm-up sale (not reported)');
+  const settings = admissionCrowdOf(options);
+  const crowd = planVisitors({
+    ...settings,
+    visitors: 200,
+    arrivalWindowMs: 500,
+    seed: options.seed + 1,
+    userPrefix: 'warm',
+  });
+  for (const mode of ['fifo', 'off'] as const) {
+    const sale = await service.sales.create({
+      name: `sim ${options.scenario} warm-up ${mode}`,
+      stock: 20,
+      segments: options.segments,
+      strategy,
+      paymentTimeoutMs: options.paymentTimeoutMs,
+      admission: admissionSettings(
+        mode === 'off' ? undefined : { mode, ratePerSec: 200, passTtlMs: settings.passTtlMs },
+      ),
+    });
+    await driveVisitors({
+      url,
+      itemId: sale.itemId,
+      mode,
+      crowd,
+      passTtlMs: settings.passTtlMs,
+      maxDurationMs: 20_000,
+    });
+  }
+}
+
+/**
+ * One sale in one admission mode to the crowd of visitors (the same plan for every mode: same seed, same crowd).
+ * off and fifo open the sale as the crowd starts (fifo without a pre-queue, so it admits in arrival order); random
+ * opens its pre-queue then and starts the sale `preQueueMs` later, so that the lottery has a pre-queue whose
+ * arrival-time buckets the uniformity test compares.
+ */
+async function runAdmission(
+  service: Service,
+  url: string,
+  strategy: StrategyName,
+  mode: AdmissionMode,
+  options: SimOptions,
+): Promise<RunReport> {
+  const settings = admissionCrowdOf(options);
+  const crowd = planVisitors({ ...settings, visitors: options.users, seed: options.seed });
+  options.progress(
+    `\n▶ ${strategy}, admission ${mode}: ${options.stock} units, ${crowd.length} visitors over ${settings.arrivalWindowMs} ms`,
+  );
+  // The connections first (opening hundreds takes a while on a busy machine), so that the pre-queue's window is the
+  // crowd's and not spent waiting for them.
+  const agent = await openVisitorAgent(url);
+  const now = Date.now();
+  const preQueue = mode === 'random' && settings.preQueueMs > 0;
+  const startsAt = preQueue ? new Date(now + settings.preQueueMs) : undefined;
+  const sale = await service.sales.create({
+    name: `sim ${options.scenario} ${strategy} ${mode}`,
+    stock: options.stock,
+    segments: options.segments,
+    strategy,
+    paymentTimeoutMs: options.paymentTimeoutMs,
+    startsAt,
+    admission: admissionSettings(
+      mode === 'off'
+        ? undefined
+        : {
+            mode,
+            ratePerSec: settings.ratePerSec,
+            maxUnfinished: mode === 'random' ? settings.randomMaxUnfinished : settings.maxUnfinished,
+            passTtlMs: settings.passTtlMs,
+            preQueueOpensAt: preQueue ? new Date(now - 1000).toISOString() : undefined,
+            seed: String(options.seed),
+          },
+    ),
+  });
+  const payer = new Payer(service, options.payRatio, options.seed);
+  const stock = service.stock.get(strategy);
+  let sampled = 0;
+  const result = await driveVisitors({
+    url,
+    itemId: sale.itemId,
+    mode,
+    crowd,
+    agent,
+    passTtlMs: settings.passTtlMs,
+    maxDurationMs: settings.maxDurationMs,
+    sampleRemainingStock: () => stock.remaining(sale),
+    onSample: (elapsedMs) => {
+      if (sampled++ % 4 === 0) options.progress(`${mode}: ${(elapsedMs / 1000).toFixed(1)} s`);
+      void payer.payNewOrders(sale.itemId).catch(() => undefined);
+    },
+  });
+  const drainStart = Date.now();
+  await payer.payNewOrders(sale.itemId);
+  const stats = await waitForQuiescence(service, sale.itemId, options);
+  const timeToDrainMs = Date.now() - drainStart;
+  const reconciliation = toReconciliation(stats);
+  const clean =
+    reconciliation.oversell === 0 && reconciliation.undersell === 0 && reconciliation.dbDrift === 0;
+  const { fairness, arrivalRankByGrant } = admissionFairnessOf({
+    mode,
+    stock: options.stock,
+    records: result.records,
+    purchaseLatencies: result.purchaseLatencies,
+    preQueueEndsAtMs: startsAt ? startsAt.getTime() - result.startedAt : undefined,
+  });
+  const expectedSafe = !UNSAFE_BY_DESIGN.has(strategy);
+  return {
+    strategy,
+    admission: mode,
+    expectedSafe,
+    verdict: clean ? 'pass' : expectedSafe ? 'fail' : 'unsafe (expected)',
+    requests: result.requests,
+    requestsByRoute: result.requestsByRoute,
+    durationMs: result.durationMs,
+    ratePerSec: result.durationMs > 0 ? (result.requests * 1000) / result.durationMs : 0,
+    latencyMs: summarizeLatency(result.latencies),
+    outcomes: result.outcomes,
+    reconciliation,
+    timeToSellOutMs: result.timeToSellOutMs,
+    timeToDrainMs,
+    timeline: result.timeline,
+    fairness,
+    arrivalRankByGrant,
   };
 }
 
