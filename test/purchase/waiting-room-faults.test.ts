@@ -2,7 +2,7 @@
 // resumes in order (fifo: tickets admitted in increasing order), nobody is admitted twice, and the sale ends exact.
 import type { Redis } from 'ioredis';
 import { startServiceProcess, type ServiceProcess } from '../../src/sim/service-process';
-import { ADMIN_TOKEN, exactEnd, startStack, type TestStack } from '../support/stack';
+import { exactEnd, joiningEnv, startStack, type TestStack } from '../support/stack';
 import { admissionLog, visit, type VisitorOutcome } from '../support/waiting-room';
 
 jest.setTimeout(240_000);
@@ -18,14 +18,7 @@ const apis: ServiceProcess[] = [];
 beforeAll(async () => {
   stack = await startStack(9, { roles: ['api', 'relay', 'consumer', 'worker'] });
   redis = stack.service.redis as Redis;
-  env = {
-    DATABASE_URL: stack.databaseUrl,
-    REDIS_URL: stack.config.redis.url!,
-    KAFKA_BROKERS: stack.service.running.brokers!.join(','),
-    ADMIN_TOKEN,
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_USER_PER_SEC: '0',
-  };
+  env = joiningEnv(stack, { LOG_LEVEL: 'warn' });
 });
 
 afterAll(async () => {

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { uniformityP } from '../../src/sim/fairness';
 import { startServiceProcess, type ServiceProcess } from '../../src/sim/service-process';
 import { stateSnapshot } from '../support/snapshot';
-import { ADMIN_TOKEN, drained, exactEnd, startStack, type TestStack } from '../support/stack';
+import { drained, exactEnd, joiningEnv, startStack, type TestStack } from '../support/stack';
 import {
   admissionLog,
   buyWithPass,
@@ -26,14 +26,7 @@ let redis: Redis;
 beforeAll(async () => {
   stack = await startStack(6, { roles: ['api', 'relay', 'consumer', 'worker'] });
   redis = stack.service.redis as Redis;
-  const env = {
-    DATABASE_URL: stack.databaseUrl,
-    REDIS_URL: stack.config.redis.url!,
-    KAFKA_BROKERS: stack.service.running.brokers!.join(','),
-    ADMIN_TOKEN,
-    LOG_LEVEL: 'silent',
-    RATE_LIMIT_USER_PER_SEC: '0',
-  };
+  const env = joiningEnv(stack, { LOG_LEVEL: 'silent' });
   for (let i = 0; i < 2; i++) others.push(await startServiceProcess({ roles: 'api', env }));
   urls = [stack.url, ...others.map((p) => p.url!)];
 });

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { startServiceProcess, type ServiceProcess } from '../../src/sim/service-process';
 import {
-  ADMIN_TOKEN,
+  joiningEnv,
   apiAt,
   buyUntilDecided,
   exactEnd,
@@ -25,16 +25,7 @@ beforeAll(async () => {
   workers = await startServiceProcess({
     roles: 'api',
     workers: 2,
-    env: {
-      DATABASE_URL: stack.config.databaseUrl,
-      REDIS_URL: stack.config.redis.url!,
-      KAFKA_BROKERS: stack.service.running.brokers!.join(','),
-      ADMIN_TOKEN,
-      RATE_LIMIT_USER_PER_SEC: '0',
-      PORT: '0',
-      SWEEP_INTERVAL_MS: '1000',
-      RESERVATION_GRACE_MS: '3000',
-    },
+    env: joiningEnv(stack, { PORT: '0', SWEEP_INTERVAL_MS: '1000', RESERVATION_GRACE_MS: '3000' }),
   });
 });
 afterAll(async () => {

@@ -99,6 +99,21 @@ export async function startStack(redisIndex: number, options: StackOptions = {})
   };
 }
 
+/**
+ * The environment of a `serve` child that joins this stack: the same database, Redis, broker and admin token, no
+ * per-user rate limit (tests hammer on purpose); `extra` on top.
+ */
+export function joiningEnv(stack: TestStack, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: stack.config.databaseUrl,
+    REDIS_URL: stack.config.redis.url!,
+    KAFKA_BROKERS: stack.service.running.brokers!.join(','),
+    ADMIN_TOKEN,
+    RATE_LIMIT_USER_PER_SEC: '0',
+    ...extra,
+  };
+}
+
 /** The HTTP routes of the service at `url` (one process, or a load balancer in front of several). */
 export function apiAt(url: string): Pick<TestStack, 'createSale' | 'get' | 'post'> {
   const request = async (
