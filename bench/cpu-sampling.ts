@@ -1,9 +1,15 @@
-// What the CPU benchmarks (bench/cpu.ts, bench/room-status.ts) share: a process's CPU from /proc, and a service child
-// that profiles itself with the inspector when asked to.
+// What the CPU benchmarks (bench/cpu.ts, bench/room-status.ts) share: a process's CPU from /proc, the machine they
+// ran on, a service child that profiles itself with the inspector when asked to, which part a benchmark's file plays,
+// and the JSON report.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import os from 'node:os';
 import path from 'node:path';
+import { formatSummary, readProfile, summarizeProfile } from './cpu-profile-top';
+import { runExpressChild } from './service-client';
+
+const REPO_ROOT = path.resolve(__dirname, '..');
 
 // ---------------------------------------------------------------------------------------------------------------
 // CPU from /proc
@@ -50,6 +56,35 @@ export function processTree(table: Map<number, ProcStat>, root: number): number[
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The machine
+
+export const loadAverage = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
+/** For a benchmark's header: node, the cores, CLK_TCK and the load average `load` (the caller's "at start"). */
+export function machineLine(load: string): string {
+  const cpus = os.cpus();
+  return (
+    `node ${process.version}, ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown'}), CLK_TCK ${CLK_TCK}, ` +
+    `load average at start ${load}`
+  );
+}
+
+/** For the JSON report; the load average at end is read now. */
+export function machineReport(loadAtStart: string) {
+  return {
+    node: process.version,
+    cores: os.cpus().length,
+    clkTck: CLK_TCK,
+    loadAtStart,
+    loadAtEnd: loadAverage(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Profiled service children
 
 /**
@@ -60,6 +95,30 @@ export function processTree(table: Map<number, ProcStat>, root: number): number[
  */
 export const PROFILED_CHILD_ENV = 'BENCH_CPU_PROFILE_CHILD_DIR';
 export const PROFILE_START_SIGNAL = 'SIGUSR2';
+
+/**
+ * The environment of the service's children in a CPU benchmark: this run's PostgreSQL and redis-server, no limiter,
+ * and (with `profileDir`) profiled.
+ */
+export function serviceEnv(
+  stack: { databaseUrl: string; redisUrl: string; adminToken: string },
+  profileDir: string | undefined,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: stack.databaseUrl,
+    REDIS_URL: stack.redisUrl,
+    ADMIN_TOKEN: stack.adminToken,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_USER_PER_SEC: '0', // every request is another buyer or visitor anyway: measure the path, not the limiter
+    MAX_IN_FLIGHT: '0',
+  };
+  // Ours, not the machine's: a configured broker or Redis Cluster would put processes outside the measurement.
+  delete env.KAFKA_BROKERS;
+  delete env.REDIS_CLUSTER_NODES;
+  if (profileDir) env[PROFILED_CHILD_ENV] = profileDir;
+  return env;
+}
 
 /** `serve --role api,worker …` → "api+worker", `broker …` → "broker". */
 function roleOfThisProcess(): string {
@@ -92,4 +151,47 @@ export async function runProfiledServiceChild(dir: string): Promise<void> {
     });
   });
   await import('../src/main');
+}
+
+/**
+ * The profiles in `dir` whose file names start with `prefix` ('' for all), each summarised to its `top` functions.
+ * They are written when the children exit: call after the service processes stopped. `missing` is said when there
+ * are none.
+ */
+export function printProfiles(dir: string, options: { prefix: string; top: number; missing: string }): void {
+  const files = readdirSync(dir)
+    .filter((file) => file.startsWith(options.prefix) && file.endsWith('.cpuprofile'))
+    .sort();
+  if (!files.length) console.log(`\n${options.missing}`);
+  for (const file of files) {
+    const full = path.join(dir, file);
+    console.log(`\n${formatSummary(full, summarizeProfile(readProfile(full), options.top)).join('\n')}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A benchmark's file
+
+/**
+ * The part the benchmark's file plays in this process: a profiled service child (PROFILED_CHILD_ENV set), the bare
+ * express child (`expressFlag` among the arguments, see startExpressChild), or the benchmark itself (`main`).
+ */
+export function runBenchFile(expressFlag: string, main: () => Promise<void>): void {
+  const fail = (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  };
+  const profiledChildDir = process.env[PROFILED_CHILD_ENV];
+  if (profiledChildDir) runProfiledServiceChild(profiledChildDir).catch(fail);
+  else if (process.argv.includes(expressFlag)) runExpressChild();
+  else main().catch(fail);
+}
+
+/** `report` as reports/<name>-<time>.json; returns the file's path. */
+export function writeReport(name: string, report: unknown): string {
+  const dir = path.join(REPO_ROOT, 'reports'); // gitignored
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
 }

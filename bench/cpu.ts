@@ -40,9 +40,9 @@
  * caught up), so the relay's and the consumer's work for the window's orders is inside it. The /stats polls that
  * wait for the drain (every 50 ms; a few database queries each) are inside it too; their count is reported.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type autocannon from 'autocannon';
@@ -53,26 +53,34 @@ import { startRedisServer, type LockServer } from '../src/sim/lock-servers';
 import { startPostgresHa, type PostgresHa } from '../src/sim/postgres-ha';
 import { startPrivatePostgres } from '../src/sim/private-postgres';
 import { startServiceProcesses, type ServiceProcesses } from '../src/sim/service-processes';
-import { formatSummary, readProfile, summarizeProfile } from './cpu-profile-top';
 import {
-  CLK_TCK,
+  loadAverage,
+  machineLine,
+  machineReport,
   MS_PER_TICK,
+  printProfiles,
   procTable,
   processTree,
   PROFILE_START_SIGNAL,
-  PROFILED_CHILD_ENV,
-  runProfiledServiceChild,
+  runBenchFile,
+  serviceEnv,
+  writeReport,
   type ProcStat,
 } from './cpu-sampling';
 import {
+  type Cleanup,
   createSale,
   createSoldOutSale,
   distinctUserRequests,
+  positiveInt,
+  rotated,
   runAutocannon,
-  startBareExpress,
+  startExpressChild,
+  statusCounts,
+  stopChild,
   strategiesFromEnv,
-  urlOf,
   waitForPipelineDrain,
+  withCleanup,
 } from './service-client';
 
 const EXPRESS_FLAG = '--bench-cpu-express-child';
@@ -83,18 +91,9 @@ const PAYMENT_TIMEOUT_MS = 3_600_000;
 const PURCHASE_STOCK = 10_000_000;
 const DRAIN_POLL_MS = 50;
 const DRAIN_TIMEOUT_MS = 30_000;
-const REPO_ROOT = path.resolve(__dirname, '..');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
-
-function positiveInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be an integer >= 1, got "${raw}"`);
-  return value;
-}
 
 const DATABASES = ['single', 'ha', 'ha-async'] as const;
 type DatabaseName = (typeof DATABASES)[number];
@@ -278,46 +277,6 @@ interface ExpressChild {
   url: string;
 }
 
-/** Stops, last started first; each runs once even if cleanup is asked for twice (error, then a signal). */
-class Cleanup {
-  private readonly steps: { name: string; run: () => Promise<unknown> | unknown }[] = [];
-  private running?: Promise<void>;
-
-  add(name: string, run: () => Promise<unknown> | unknown): void {
-    this.steps.push({ name, run });
-  }
-
-  run(): Promise<void> {
-    this.running ??= (async () => {
-      for (const step of this.steps.reverse())
-        await Promise.resolve()
-          .then(step.run)
-          .catch((err) => console.error(`bench: stopping ${step.name} failed:`, err));
-    })();
-    return this.running;
-  }
-}
-
-function serviceEnv(
-  stack: { databaseUrl: string; redisUrl: string; adminToken: string },
-  settings: Settings,
-) {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: stack.databaseUrl,
-    REDIS_URL: stack.redisUrl,
-    ADMIN_TOKEN: stack.adminToken,
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_USER_PER_SEC: '0', // every request is a new buyer anyway: measure the path, not the limiter
-    MAX_IN_FLIGHT: '0',
-  };
-  // Ours, not the machine's: a configured broker or Redis Cluster would put processes outside the measurement.
-  delete env.KAFKA_BROKERS;
-  delete env.REDIS_CLUSTER_NODES;
-  if (settings.profileDir) env[PROFILED_CHILD_ENV] = settings.profileDir;
-  return env;
-}
-
 const pidOf = (name: string, pid: number | undefined) => {
   if (pid === undefined) throw new Error(`${name} has no PID`);
   return pid;
@@ -345,7 +304,7 @@ async function startStack(
   const brokerDataDir = mkdtempSync(path.join(os.tmpdir(), 'seckill-bench-cpu-kafka-'));
   cleanup.add(`${name}: broker data`, () => rmSync(brokerDataDir, { recursive: true, force: true }));
   const service = await startServiceProcesses({
-    env: serviceEnv({ databaseUrl, redisUrl: redis.address, adminToken }, settings),
+    env: serviceEnv({ databaseUrl, redisUrl: redis.address, adminToken }, settings.profileDir),
     brokerDataDir,
     entry: settings.profileDir ? __filename : undefined,
   });
@@ -372,7 +331,7 @@ async function startStack(
 }
 
 async function startExpress(cleanup: Cleanup): Promise<ExpressChild> {
-  const express = await startExpressChild();
+  const express = await startExpressChild(__filename, EXPRESS_FLAG);
   cleanup.add('express child', () => stopChild(express.child));
   return express;
 }
@@ -394,32 +353,6 @@ async function startStacks(
     stacks.push(await startStack(name, { settings, cleanup, adminToken, express }));
   }
   return { stacks, express };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Child processes of this file: the bare express app, and (when profiling) the service's processes
-
-function runExpressChild(): void {
-  void startBareExpress().then((server) => process.send!({ url: urlOf(server) }));
-  // The parent disconnects to say "done", and also when it dies: nothing is left running.
-  process.once('disconnect', () => process.exit(0));
-}
-
-function startExpressChild(): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(__filename, [EXPRESS_FLAG], { execArgv: process.execArgv });
-  return new Promise((resolve, reject) => {
-    child.once('message', (message) => resolve({ child, url: (message as { url: string }).url }));
-    child.once('exit', (code) => reject(new Error(`express child exited (${code}) before it was ready`)));
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  if (child.connected) child.disconnect();
-  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(killer);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -564,13 +497,6 @@ interface Measurement {
   processes: { before: Record<Group, number>; after: Record<Group, number> };
 }
 
-function statusCounts(result: autocannon.Result): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const [status, stats] of Object.entries(result.statusCodeStats ?? {}))
-    counts[status] = stats.count ?? 0;
-  return counts;
-}
-
 async function measure(settings: Settings, target: Target, round: number): Promise<Measurement> {
   const { stack } = target;
   await crowd(target, settings, settings.warmupSec); // JIT, full connection pools, caches: discarded
@@ -613,12 +539,6 @@ async function measure(settings: Settings, target: Target, round: number): Promi
     loadGeneratorMs: (loadGeneratorUs.user + loadGeneratorUs.system) / 1000,
     processes: { before: before.processes, after: after.processes },
   };
-}
-
-/** Round r runs the targets rotated by r, so slow drift in the machine's load does not always hit the same one. */
-function rotated<T>(items: T[], by: number): T[] {
-  const shift = by % items.length;
-  return [...items.slice(shift), ...items.slice(0, shift)];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -792,11 +712,6 @@ function comparisons(purchases: Record<string, PurchaseFigures>, targets: Target
 const whole = (value: number) => Math.round(value).toLocaleString('en');
 const fixed = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 const msOrNever = (value: number | null) => (value === null ? `> ${whole(DRAIN_TIMEOUT_MS)}` : whole(value));
-const loadAverage = () =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
 
 function progress(line: string): void {
   console.log(`  … ${line}`);
@@ -891,12 +806,8 @@ function printWindowNotes(measurements: Measurement[]): void {
 }
 
 function printHeader(stacks: Stack[], settings: Settings): void {
-  const cpus = os.cpus();
   console.log('\nseckill bench:cpu');
-  console.log(
-    `node ${process.version}, ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown'}), CLK_TCK ${CLK_TCK}, ` +
-      `load average at start ${loadAverage()}`,
-  );
+  console.log(machineLine(loadAverage()));
   console.log(
     `${settings.connections} connections, pipelining 1, ${settings.rounds} rounds (order rotated each round), ` +
       `${settings.warmupSec} s warm-up + ${settings.durationSec} s crowd per target, every request a new buyer; ` +
@@ -923,26 +834,6 @@ function stackLine(stack: Stack, settings: Settings): string {
     `api (api+worker) ${pids.api.join(',')}; relay ${pids.relay.join(',')}; consumer ${pids.consumer.join(',')}; ` +
     `broker ${pids.broker.join(',')}`
   );
-}
-
-function writeJson(report: unknown): string {
-  const dir = path.join(REPO_ROOT, 'reports'); // gitignored
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `bench-cpu-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  return file;
-}
-
-/** The profiles are written when the children exit: call after the service processes stopped. */
-function printProfiles(dir: string): void {
-  const files = readdirSync(dir)
-    .filter((file) => file.endsWith('.cpuprofile'))
-    .sort();
-  if (!files.length) console.log(`\nno CPU profiles in ${dir} (did the children stop gracefully?)`);
-  for (const file of files) {
-    const full = path.join(dir, file);
-    console.log(`\n${formatSummary(full, summarizeProfile(readProfile(full), 12)).join('\n')}`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -981,20 +872,8 @@ async function runRounds(settings: Settings, targets: Target[]) {
 
 async function main(): Promise<void> {
   const settings = readSettings();
-  const cleanup = new Cleanup();
   const loadAtStart = loadAverage();
-  const abort = (why: string, code: number) => {
-    console.error(`bench: ${why}; stopping everything`);
-    void cleanup.run().finally(() => process.exit(code));
-  };
-  const deadline = setTimeout(
-    () => abort(`gave up after ${settings.timeLimitSec} s`, 1),
-    settings.timeLimitSec * 1000,
-  );
-  process.once('SIGINT', () => abort('interrupted', 130));
-  process.once('SIGTERM', () => abort('terminated', 143));
-  let report: unknown;
-  try {
+  const report = await withCleanup(settings.timeLimitSec, async (cleanup) => {
     const { stacks, express } = await startStacks(settings, cleanup);
     printHeader(stacks, settings);
     const targets = await buildTargets(stacks, express, settings);
@@ -1013,15 +892,9 @@ async function main(): Promise<void> {
     const summary = summaryFigures(rounds, targets);
     printFigures(`summary: median over ${rounds.length} round(s)`, summary, targets);
     console.log(`\nload average at start ${loadAtStart}, at end ${loadAverage()}`);
-    report = {
+    return {
       generatedAt: new Date().toISOString(),
-      machine: {
-        node: process.version,
-        cores: os.cpus().length,
-        clkTck: CLK_TCK,
-        loadAtStart,
-        loadAtEnd: loadAverage(),
-      },
+      machine: machineReport(loadAtStart),
       settings,
       measurements,
       rounds,
@@ -1029,19 +902,14 @@ async function main(): Promise<void> {
       // The ratios the summary prints: each database against single with the same strategy.
       comparisons: comparisons(summary.purchases, targets),
     };
-  } finally {
-    clearTimeout(deadline);
-    await cleanup.run();
-  }
-  console.log(`\nJSON: ${writeJson(report)}`);
-  if (settings.profileDir) printProfiles(settings.profileDir);
+  });
+  console.log(`\nJSON: ${writeReport('bench-cpu', report)}`);
+  if (settings.profileDir)
+    printProfiles(settings.profileDir, {
+      prefix: '',
+      top: 12,
+      missing: `no CPU profiles in ${settings.profileDir} (did the children stop gracefully?)`,
+    });
 }
 
-const fail = (error: unknown) => {
-  console.error(error);
-  process.exit(1);
-};
-const profiledChildDir = process.env[PROFILED_CHILD_ENV];
-if (profiledChildDir) runProfiledServiceChild(profiledChildDir).catch(fail);
-else if (process.argv.includes(EXPRESS_FLAG)) runExpressChild();
-else main().catch(fail);
+runBenchFile(EXPRESS_FLAG, main);

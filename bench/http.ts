@@ -31,6 +31,7 @@ import {
   createSale,
   createSoldOutSale,
   distinctUserRequests,
+  positiveInt,
   runAutocannon,
   startBareExpress,
   strategiesFromEnv,
@@ -42,14 +43,6 @@ import { REPORT_FLAG, type DrainReport } from './pipeline-drain';
 const CHILD_FLAG = '--bench-targets-child';
 const PIPELINE_FLAG = '--bench-pipeline-child';
 const PIPELINE_ROLES = ROLES.filter((role) => role !== 'api');
-
-function positiveInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be an integer >= 1, got "${raw}"`);
-  return value;
-}
 
 const PARTS = ['throughput', 'drain', 'sellout'] as const;
 type Part = (typeof PARTS)[number];

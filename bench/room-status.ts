@@ -24,9 +24,8 @@
  *    in the latency and in the backlog, rather than slowing the crowd down). The same crowd at the bare express app
  *    after it. Figures: polls/s answered, the cores the api kept busy, CPU per poll, p50/p99 and the backlog left.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,30 +34,35 @@ import { applyMigrations } from '../src/infra/migrations';
 import { startRedisServer } from '../src/sim/lock-servers';
 import { startPrivatePostgres } from '../src/sim/private-postgres';
 import { startServiceProcesses } from '../src/sim/service-processes';
-import { formatSummary, readProfile, summarizeProfile } from './cpu-profile-top';
 import {
-  CLK_TCK,
+  loadAverage,
+  machineLine,
+  machineReport,
   MS_PER_TICK,
+  printProfiles,
   procTable,
   processTree,
   PROFILE_START_SIGNAL,
-  PROFILED_CHILD_ENV,
-  runProfiledServiceChild,
+  runBenchFile,
+  serviceEnv,
+  writeReport,
 } from './cpu-sampling';
-import { createSale, postJson, runAutocannon, startBareExpress, urlOf } from './service-client';
+import {
+  type Cleanup,
+  createSale,
+  positiveInt,
+  postJson,
+  rotated,
+  runAutocannon,
+  startExpressChild,
+  statusCounts,
+  stopChild,
+  withCleanup,
+} from './service-client';
 
 const EXPRESS_FLAG = '--bench-room-express-child';
-const REPO_ROOT = path.resolve(__dirname, '..');
 /** The goal of issue 18: status answers at ≥ 0.9× bare express. */
 const GOAL_VS_EXPRESS = 0.9;
-
-function positiveInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be an integer >= 1, got "${raw}"`);
-  return value;
-}
 
 function positiveInts(name: string, fallback: number[]): number[] {
   const raw = process.env[name];
@@ -89,26 +93,6 @@ const settings = {
 // ---------------------------------------------------------------------------------------------------------------
 // The processes
 
-/** Stops, last started first. */
-class Cleanup {
-  private readonly steps: { name: string; run: () => Promise<unknown> | unknown }[] = [];
-  private running?: Promise<void>;
-
-  add(name: string, run: () => Promise<unknown> | unknown): void {
-    this.steps.push({ name, run });
-  }
-
-  run(): Promise<void> {
-    this.running ??= (async () => {
-      for (const step of this.steps.reverse())
-        await Promise.resolve()
-          .then(step.run)
-          .catch((err) => console.error(`bench: stopping ${step.name} failed:`, err));
-    })();
-    return this.running;
-  }
-}
-
 interface Stack {
   apiUrl: string;
   expressUrl: string;
@@ -119,31 +103,9 @@ interface Stack {
   servicePids: number[];
 }
 
-function runExpressChild(): void {
-  void startBareExpress().then((server) => process.send!({ url: urlOf(server) }));
-  process.once('disconnect', () => process.exit(0));
-}
-
-function startExpressChild(): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(__filename, [EXPRESS_FLAG], { execArgv: process.execArgv });
-  return new Promise((resolve, reject) => {
-    child.once('message', (message) => resolve({ child, url: (message as { url: string }).url }));
-    child.once('exit', (code) => reject(new Error(`express child exited (${code}) before it was ready`)));
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  if (child.connected) child.disconnect();
-  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(killer);
-}
-
 async function startStack(cleanup: Cleanup): Promise<Stack> {
   const adminToken = randomBytes(24).toString('base64url');
-  const express = await startExpressChild();
+  const express = await startExpressChild(__filename, EXPRESS_FLAG);
   cleanup.add('express child', () => stopChild(express.child));
   const redis = await startRedisServer();
   cleanup.add('redis-server', () => redis.stop());
@@ -153,23 +115,9 @@ async function startStack(cleanup: Cleanup): Promise<Stack> {
   await applyMigrations(databaseUrl);
   const brokerDataDir = mkdtempSync(path.join(os.tmpdir(), 'seckill-bench-room-kafka-'));
   cleanup.add('broker data', () => rmSync(brokerDataDir, { recursive: true, force: true }));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redis.address,
-    ADMIN_TOKEN: adminToken,
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_USER_PER_SEC: '0',
-    MAX_IN_FLIGHT: '0',
-  };
-  delete env.KAFKA_BROKERS;
-  delete env.REDIS_CLUSTER_NODES;
-  if (settings.profileDir) {
-    mkdirSync(settings.profileDir, { recursive: true });
-    env[PROFILED_CHILD_ENV] = settings.profileDir;
-  }
+  if (settings.profileDir) mkdirSync(settings.profileDir, { recursive: true });
   const service = await startServiceProcesses({
-    env,
+    env: serviceEnv({ databaseUrl, redisUrl: redis.address, adminToken }, settings.profileDir),
     brokerDataDir,
     entry: settings.profileDir ? __filename : undefined,
   });
@@ -320,13 +268,6 @@ function crowd(target: Target, itemId: string, tickets: string[], durationSec: n
   });
 }
 
-function statusCounts(result: autocannon.Result): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const [status, stats] of Object.entries(result.statusCodeStats ?? {}))
-    counts[status] = stats.count ?? 0;
-  return counts;
-}
-
 async function measureWindow(
   stack: Stack,
   target: Target,
@@ -356,11 +297,6 @@ async function measureWindow(
     loadGeneratorMsPerAnswer: cpuMs.loadGenerator / answers,
     cores: cpuMs[target.own] / wallMs,
   };
-}
-
-function rotated<T>(items: T[], by: number): T[] {
-  const shift = by % items.length;
-  return [...items.slice(shift), ...items.slice(0, shift)];
 }
 
 interface RoundRatios {
@@ -589,11 +525,6 @@ async function hold(
 
 const whole = (value: number) => Math.round(value).toLocaleString('en');
 const fixed = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
-const loadAverage = () =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
 
 function progress(line: string): void {
   console.log(`  … ${line}`);
@@ -642,50 +573,15 @@ function heldLines(h: Held): string[] {
   ];
 }
 
-function writeJson(report: unknown): string {
-  const dir = path.join(REPO_ROOT, 'reports'); // gitignored
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `bench-room-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  return file;
-}
-
-function printProfiles(dir: string): void {
-  const files = readdirSync(dir)
-    .filter((file) => file.startsWith('api') && file.endsWith('.cpuprofile'))
-    .sort();
-  if (!files.length) console.log(`\nno api CPU profile in ${dir} (did the api stop gracefully?)`);
-  for (const file of files) {
-    const full = path.join(dir, file);
-    console.log(`\n${formatSummary(full, summarizeProfile(readProfile(full), 20)).join('\n')}`);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const cleanup = new Cleanup();
   const loadAtStart = loadAverage();
-  const abort = (why: string, code: number) => {
-    console.error(`bench: ${why}; stopping everything`);
-    void cleanup.run().finally(() => process.exit(code));
-  };
-  const deadline = setTimeout(
-    () => abort(`gave up after ${settings.timeLimitSec} s`, 1),
-    settings.timeLimitSec * 1000,
-  );
-  process.once('SIGINT', () => abort('interrupted', 130));
-  process.once('SIGTERM', () => abort('terminated', 143));
-  let report: unknown;
-  try {
+  const report = await withCleanup(settings.timeLimitSec, async (cleanup) => {
     const stack = await startStack(cleanup);
-    const cpus = os.cpus();
     const pids = stack.pids();
     console.log('\nseckill bench:room (waiting-room status polls vs bare express)');
-    console.log(
-      `node ${process.version}, ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown'}), CLK_TCK ${CLK_TCK}, ` +
-        `load average at start ${loadAtStart}`,
-    );
+    console.log(machineLine(loadAtStart));
     console.log(
       `api (api+worker) ${pids.api.join(',')}; express ${pids.express.join(',')}; redis-server ` +
         `${pids.redis.join(',')}; load generator ${process.pid}`,
@@ -745,15 +641,9 @@ async function main(): Promise<void> {
       held.push(...now);
     }
     console.log(`\nload average at start ${loadAtStart}, at end ${loadAverage()}`);
-    report = {
+    return {
       generatedAt: new Date().toISOString(),
-      machine: {
-        node: process.version,
-        cores: cpus.length,
-        clkTck: CLK_TCK,
-        loadAtStart,
-        loadAtEnd: loadAverage(),
-      },
+      machine: machineReport(loadAtStart),
       settings,
       itemId,
       join: { ms: joined.ms, states: joined.states, cpuMs: joinCpuMs },
@@ -762,19 +652,14 @@ async function main(): Promise<void> {
       summary,
       held,
     };
-  } finally {
-    clearTimeout(deadline);
-    await cleanup.run();
-  }
-  console.log(`\nJSON: ${writeJson(report)}`);
-  if (settings.profileDir) printProfiles(settings.profileDir);
+  });
+  console.log(`\nJSON: ${writeReport('bench-room', report)}`);
+  if (settings.profileDir)
+    printProfiles(settings.profileDir, {
+      prefix: 'api',
+      top: 20,
+      missing: `no api CPU profile in ${settings.profileDir} (did the api stop gracefully?)`,
+    });
 }
 
-const fail = (error: unknown) => {
-  console.error(error);
-  process.exit(1);
-};
-const profiledChildDir = process.env[PROFILED_CHILD_ENV];
-if (profiledChildDir) runProfiledServiceChild(profiledChildDir).catch(fail);
-else if (process.argv.includes(EXPRESS_FLAG)) runExpressChild();
-else main().catch(fail);
+runBenchFile(EXPRESS_FLAG, main);

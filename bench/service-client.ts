@@ -1,5 +1,7 @@
 // What the benchmarks ask of a running service over HTTP, and the parts they share: the bare express app every
-// figure is compared with, sales created through the admin route, crowds of never-seen buyers, the pipeline's drain.
+// figure is compared with (in this process or a child of its own), sales created through the admin route, crowds of
+// never-seen buyers, the pipeline's drain, sizes from the environment, and stopping what a run started.
+import { fork, type ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
 import autocannon from 'autocannon';
 import express from 'express';
@@ -27,6 +29,82 @@ export function urlOf(server: Server): string {
   const address = server.address();
   if (typeof address !== 'object' || !address) throw new Error('server has no TCP address');
   return `http://127.0.0.1:${address.port}`;
+}
+
+/** The express child's part: the bare express app, its URL sent to the parent. */
+export function runExpressChild(): void {
+  void startBareExpress().then((server) => process.send!({ url: urlOf(server) }));
+  // The parent disconnects to say "done", and also when it dies: nothing is left running.
+  process.once('disconnect', () => process.exit(0));
+}
+
+/**
+ * The bare express app in a child of its own: `script` (the calling benchmark's file) again, with `flag`, which that
+ * file answers with runExpressChild.
+ */
+export function startExpressChild(
+  script: string,
+  flag: string,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(script, [flag], { execArgv: process.execArgv });
+  return new Promise((resolve, reject) => {
+    child.once('message', (message) => resolve({ child, url: (message as { url: string }).url }));
+    child.once('exit', (code) => reject(new Error(`express child exited (${code}) before it was ready`)));
+  });
+}
+
+/** Disconnects (the child's cue to exit); SIGKILL after 10 s. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  if (child.connected) child.disconnect();
+  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(killer);
+}
+
+/** Stops, last started first; each runs once even if cleanup is asked for twice (error, then a signal). */
+export class Cleanup {
+  private readonly steps: { name: string; run: () => Promise<unknown> | unknown }[] = [];
+  private running?: Promise<void>;
+
+  add(name: string, run: () => Promise<unknown> | unknown): void {
+    this.steps.push({ name, run });
+  }
+
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const step of this.steps.reverse())
+        await Promise.resolve()
+          .then(step.run)
+          .catch((err) => console.error(`bench: stopping ${step.name} failed:`, err));
+    })();
+    return this.running;
+  }
+}
+
+/**
+ * `work` with a Cleanup that runs when it returns or throws, and also when it takes longer than `timeLimitSec`
+ * (exit 1) or the run is interrupted (SIGINT 130, SIGTERM 143): nothing it started is left running.
+ */
+export async function withCleanup<T>(
+  timeLimitSec: number,
+  work: (cleanup: Cleanup) => Promise<T>,
+): Promise<T> {
+  const cleanup = new Cleanup();
+  const abort = (why: string, code: number) => {
+    console.error(`bench: ${why}; stopping everything`);
+    void cleanup.run().finally(() => process.exit(code));
+  };
+  const deadline = setTimeout(() => abort(`gave up after ${timeLimitSec} s`, 1), timeLimitSec * 1000);
+  process.once('SIGINT', () => abort('interrupted', 130));
+  process.once('SIGTERM', () => abort('terminated', 143));
+  try {
+    return await work(cleanup);
+  } finally {
+    clearTimeout(deadline);
+    await cleanup.run();
+  }
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
@@ -94,6 +172,20 @@ export function runAutocannon(options: autocannon.Options): Promise<autocannon.R
   });
 }
 
+/** How many answers of each HTTP status a crowd got. */
+export function statusCounts(result: autocannon.Result): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const [status, stats] of Object.entries(result.statusCodeStats ?? {}))
+    counts[status] = stats.count ?? 0;
+  return counts;
+}
+
+/** Round r runs the targets rotated by r, so slow drift in the machine's load does not always hit the same one. */
+export function rotated<T>(items: T[], by: number): T[] {
+  const shift = by % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
 /**
  * Until every sale's outbox is relayed and the consumer caught up (GET /stats). Returns how long it took (null: not
  * within timeoutMs) and how many times /stats was asked.
@@ -114,6 +206,15 @@ export async function waitForPipelineDrain(
     await new Promise((resolve) => setTimeout(resolve, options.pollMs));
   }
   return { ms: null, polls };
+}
+
+/** The environment variable `name` as an integer >= 1; unset or empty: `fallback`. */
+export function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be an integer >= 1, got "${raw}"`);
+  return value;
 }
 
 /** A comma list of strategies from the environment variable `name` (`segmented-lock,lua`); unset or empty: `fallback`. */
