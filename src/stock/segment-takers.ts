@@ -34,8 +34,8 @@ async function claimThenTake(
 }
 
 export interface LockedTakerHooks {
-  /** Test seam: runs while a round's lock is held, before its take. */
-  whileHeld?(): Promise<void>;
+  /** Test seam: runs while a round's lock is held under `token`, before its take (a holder fails or pauses here). */
+  whileHeld?(token: string): Promise<void>;
 }
 
 /**
@@ -64,7 +64,7 @@ export function lockedTaker(
       return scripts.claimAndAcquireLock(keys, toClaim, alreadyClaimed, token, lockTtlMs);
     },
     async takeAndUnlock(token, reservations) {
-      await hooks.whileHeld?.();
+      await hooks.whileHeld?.(token);
       return scripts.fencedTakeAndUnlock(keys, token, reservations);
     },
     claim: (buyer) => scripts.claim(keys, buyer.userId, buyer.reservation),
