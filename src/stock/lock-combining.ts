@@ -99,6 +99,8 @@ export class LockCombiner {
         riders.length - toClaim.length,
       );
     } catch (err) {
+      // A lost answer may hide a lock taken: released now, so the next round does not find it held until its TTL.
+      await round.releaseLock(token);
       failAll(remove(queue, riders), err);
       return;
     }

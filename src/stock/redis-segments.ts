@@ -40,8 +40,9 @@ const SOLD_OUT_FLAG_TTL_MS = 1000;
 /** One process repairs a sale at a time; the lock outlives a slow ledger read, not a crashed holder. */
 const REPAIR_LOCK_TTL_MS = 10_000;
 /**
- * Longest wait for a release of this process's locks before looking again: each release wakes one waiter at once,
- * so this bounds only the wait for a lock another process holds (polling every segment sooner costs more CPU).
+ * Longest wait for the end of a round under one of this process's locks before looking again: each round's end wakes
+ * one waiter at once, so this bounds only the wait for a lock another process holds (polling every segment sooner
+ * costs more CPU).
  */
 const RELEASE_WAIT_MS = 20;
 /** Buyers are written back in chunks so that one command never carries a whole sale. */

@@ -91,6 +91,7 @@ test("a lock held by another process or a failed acquire answers that round's ri
   expect(log).toEqual([
     'acquire claiming [] with 1 claimed',
     'acquire claiming [] with 1 claimed',
+    'release', // the failed acquire's lock, if it was taken
     'acquire claiming [] with 1 claimed',
     'take [r2]',
   ]);
