@@ -69,7 +69,7 @@ export class LockCombiner {
     return this.queues.has(lockKey);
   }
 
-  /** Rounds follow one another while riders wait: those who came during a round are served by the next. */
+  /** Rounds follow one another while riders wait: those who came too late for a round are served by the next. */
   private async runRounds(lockKey: string, queue: Queue, round: LockRound): Promise<void> {
     this.queues.set(lockKey, queue);
     try {
@@ -129,7 +129,7 @@ export class LockCombiner {
       );
     } catch (err) {
       // The answer is lost, not necessarily the take: the units it took stay held under their reservations (the
-      // payment sweep gives them back) and the lock, if still ours, is released now rather than at its TTL.
+      // sweep of stale reservations gives them back) and the lock, if still ours, is released now, not at its TTL.
       await round.releaseLock(token);
       failAll(batch, err);
       return;
