@@ -1,8 +1,9 @@
 // Combining under a segment lock (flat combining): the buyers of one process who want a segment that process is
 // locking ride with the lock's holder instead of skipping the segment or waiting for it. The lock stays a real one,
 // held across a round trip between two scripts (the acquire, then the fenced take that releases it), but one acquire
-// and one take serve up to RIDERS_PER_TAKE buyers of the process, in arrival order. Between processes nothing
-// changes: the Redis lock is the one that counts, and another process's buyers find it held.
+// and one take serve up to RIDERS_PER_TAKE buyers of the process, in arrival order. While riders wait, the next
+// round's acquire is sent right behind the take, so a busy segment's rounds follow each other a round trip apart.
+// Between processes nothing changes: the Redis lock is the one that counts, and another process's buyers find it held.
 import type { Buyer, ClaimTake, ClaimsAndLock, SegmentTake } from './scripts';
 
 /**
@@ -21,7 +22,10 @@ export interface Rider {
 export interface LockRound {
   /** Locks the segment for this round; the claims of `toClaim` ride with the acquire. */
   acquire(token: string, toClaim: readonly Buyer[], alreadyClaimed: number): Promise<ClaimsAndLock>;
-  /** One unit per reservation, in order, under the lock of `token`, which it releases; one answer each. */
+  /**
+   * One unit per reservation, in order, under the lock of `token`, which it releases; one answer each. Sends its
+   * script before it returns: the next round's acquire, sent right after it, must reach Redis behind it.
+   */
   takeAndUnlock(token: string, reservations: readonly string[]): Promise<SegmentTake[]>;
   /** The claim alone, for a buyer who walks on from its home segment without riding it. */
   claim(buyer: Buyer): Promise<boolean>;
@@ -69,73 +73,104 @@ export class LockCombiner {
     return this.queues.has(lockKey);
   }
 
-  /** Rounds follow one another while riders wait: those who came too late for a round are served by the next. */
+  /**
+   * Rounds follow one another while riders wait: those who came too late for a round are served by the next, whose
+   * acquire is sent right behind the take (see oneRound).
+   */
   private async runRounds(lockKey: string, queue: Queue, round: LockRound): Promise<void> {
     this.queues.set(lockKey, queue);
     try {
-      while (queue.length) {
-        await this.oneRound(queue, round);
+      let acquiring: Acquiring | undefined = this.sendAcquire(queue, round);
+      while (acquiring) {
+        acquiring = await this.oneRound(queue, round, acquiring);
         this.roundEnded();
+        if (!acquiring && queue.length) acquiring = this.sendAcquire(queue, round);
       }
     } finally {
       this.queues.delete(lockKey);
     }
   }
 
-  /**
-   * Acquire, claiming the riders not yet claimed; then, if locked, one take for every claimed rider queued by the
-   * time the lock was acquired (those who came during the acquire included). Never throws: a failure is every
-   * concerned rider's answer.
-   */
-  private async oneRound(queue: Queue, round: LockRound): Promise<void> {
+  /** A round's acquire, for every rider queued now; those with a claim to make are claimed by it. */
+  private sendAcquire(queue: Queue, round: LockRound): Acquiring {
     const token = this.newToken();
-    const riders = queue.slice(); // this round's riders; more may queue while it runs
+    const riders = queue.slice();
     const toClaim = riders.filter((r) => r.claim);
+    const answer = round.acquire(
+      token,
+      toClaim.map((r) => r.claim!),
+      riders.length - toClaim.length,
+    );
+    // Handled in oneRound, which may first wait for the previous round's take: not an unhandled rejection meanwhile.
+    answer.catch(() => undefined);
+    return { token, riders, toClaim, answer };
+  }
+
+  /**
+   * The acquire's answer; if locked, one take for every claimed rider queued by now (those who came during the
+   * acquire included) and, sent right behind it on the same connection, the next round's acquire for the riders
+   * still waiting: Redis runs it after the take released the lock, so the next round's lock is taken while this
+   * round's answer travels back (each lock is still held across its own round trip). Returns that next acquire.
+   * Never throws: a failure is every concerned rider's answer.
+   */
+  private async oneRound(
+    queue: Queue,
+    round: LockRound,
+    acquiring: Acquiring,
+  ): Promise<Acquiring | undefined> {
+    const { token, riders, toClaim } = acquiring;
     let acquired: ClaimsAndLock;
     try {
-      acquired = await round.acquire(
-        token,
-        toClaim.map((r) => r.claim!),
-        riders.length - toClaim.length,
-      );
+      acquired = await acquiring.answer;
     } catch (err) {
       // A lost answer may hide a lock taken: released now, so the next round does not find it held until its TTL.
       await round.releaseLock(token);
       failAll(remove(queue, riders), err);
-      return;
+      return undefined;
     }
     settleClaims(queue, toClaim, acquired);
-    switch (acquired.lock) {
-      case 'acquired':
-        return this.takeForRiders(queue, round, token);
-      case 'nobody': // every rider to claim was a duplicate; nobody else was waiting
-        return;
-      case 'missing':
-      case 'empty':
-      case 'contended':
-        for (const rider of remove(queue, riders)) rider.answer(acquired.lock);
-        return;
+    if (acquired.lock === 'nobody') return undefined; // every rider to claim was a duplicate; nobody else waited
+    if (acquired.lock !== 'acquired') {
+      for (const rider of remove(queue, riders)) rider.answer(acquired.lock);
+      return undefined;
     }
-  }
-
-  /** The take under the lock: every claimed rider queued by now, in arrival order, up to RIDERS_PER_TAKE. */
-  private async takeForRiders(queue: Queue, round: LockRound, token: string): Promise<void> {
     const batch = remove(queue, queue.filter((r) => !r.claim).slice(0, RIDERS_PER_TAKE));
-    let takes: SegmentTake[];
-    try {
-      takes = await round.takeAndUnlock(
-        token,
-        batch.map((r) => r.reservation),
-      );
-    } catch (err) {
-      // The answer is lost, not necessarily the take: the units it took stay held under their reservations (the
-      // sweep of stale reservations gives them back) and the lock, if still ours, is released now, not at its TTL.
-      await round.releaseLock(token);
-      failAll(batch, err);
-      return;
-    }
-    batch.forEach((rider, i) => rider.answer(takes[i]));
+    const take = round.takeAndUnlock(
+      token,
+      batch.map((r) => r.reservation),
+    );
+    const next = queue.length ? this.sendAcquire(queue, round) : undefined;
+    await answerTake(round, token, batch, take);
+    return next;
   }
+}
+
+/** A round's acquire on its way: its token, the riders queued when it was sent, and its answer. */
+interface Acquiring {
+  token: string;
+  riders: Waiting[];
+  toClaim: Waiting[];
+  answer: Promise<ClaimsAndLock>;
+}
+
+/** Each rider of the take hears its own answer, in the order the take served them. */
+async function answerTake(
+  round: LockRound,
+  token: string,
+  batch: readonly Waiting[],
+  take: Promise<SegmentTake[]>,
+): Promise<void> {
+  let takes: SegmentTake[];
+  try {
+    takes = await take;
+  } catch (err) {
+    // The answer is lost, not necessarily the take: the units it took stay held under their reservations (the
+    // sweep of stale reservations gives them back) and the lock, if still ours, is released now, not at its TTL.
+    await round.releaseLock(token);
+    failAll(batch, err);
+    return;
+  }
+  batch.forEach((rider, i) => rider.answer(takes[i]));
 }
 
 /** A full segment is skipped ('contended'), but a buyer leaves its home segment claimed, as if it had ridden. */

@@ -63,9 +63,10 @@ export function lockedTaker(
       if (!toClaim.length) return { lock: await scripts.acquireLock(keys, token, lockTtlMs), claimed: [] };
       return scripts.claimAndAcquireLock(keys, toClaim, alreadyClaimed, token, lockTtlMs);
     },
-    async takeAndUnlock(token, reservations) {
-      await hooks.whileHeld?.(token);
-      return scripts.fencedTakeAndUnlock(keys, token, reservations);
+    takeAndUnlock(token, reservations) {
+      const take = () => scripts.fencedTakeAndUnlock(keys, token, reservations);
+      // Without the test seam the script is sent now, ahead of the next round's acquire (see LockRound).
+      return hooks.whileHeld ? hooks.whileHeld(token).then(take) : take();
     },
     claim: (buyer) => scripts.claim(keys, buyer.userId, buyer.reservation),
     async releaseLock(token) {

@@ -29,16 +29,27 @@ async function segmentWith(units: number): Promise<SegmentKeys> {
   return keys;
 }
 
-/** A segmented-lock taker on its own connection that counts its rounds (acquire + take pairs). */
+/** Counts the takes (one per round) as they are sent. */
+class CountingScripts extends StockScripts {
+  takes = 0;
+  override fencedTakeAndUnlock(keys: SegmentKeys, token: string, reservations: readonly string[]) {
+    this.takes++;
+    return super.fencedTakeAndUnlock(keys, token, reservations);
+  }
+}
+
+/** A segmented-lock taker on `client` that counts its rounds (acquire + take pairs). */
 function takerCountingRounds(client: Redis = redis, hooks: LockedTakerHooks = {}) {
-  const counted = { rounds: 0 };
-  const taker = lockedTaker(new StockScripts(client), 5000, {
-    async whileHeld(token) {
-      counted.rounds++;
-      await hooks.whileHeld?.(token);
+  const scripts = new CountingScripts(client);
+  const taker = lockedTaker(scripts, 5000, hooks);
+  return {
+    taker,
+    counted: {
+      get rounds() {
+        return scripts.takes;
+      },
     },
-  });
-  return { taker, counted };
+  };
 }
 
 async function segmentState(keys: SegmentKeys) {

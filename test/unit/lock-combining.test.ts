@@ -37,7 +37,7 @@ function memorySegment(units: number, lockAnswer: () => LockAcquire | Error = ()
 
 const combiner = () => new LockCombiner(() => 'token');
 
-test('riders queued during the acquire share its take; riders queued during the take get the next round', async () => {
+test('riders queued during the acquire share its take; riders queued during the take get the next round, whose acquire follows the take', async () => {
   const { round, log, duringTake } = memorySegment(10);
   const c = combiner();
   const late: Promise<unknown>[] = [];
@@ -45,13 +45,15 @@ test('riders queued during the acquire share its take; riders queued during the 
     if (!late.length) late.push(c.ride('lock', round, { reservation: 'r3' }));
   });
   const first = ['r0', 'r1', 'r2'].map((reservation) => c.ride('lock', round, { reservation }));
+  void first[0].then(() => log.push('r0 answered'));
 
   expect(await Promise.all(first)).toEqual(['taken', 'taken', 'taken']);
   expect(await late[0]).toBe('taken');
   expect(log).toEqual([
     'acquire claiming [] with 1 claimed',
     'take [r0,r1,r2]',
-    'acquire claiming [] with 1 claimed',
+    'acquire claiming [] with 1 claimed', // sent right behind the take, before its answer is back
+    'r0 answered',
     'take [r3]',
   ]);
   await new Promise(setImmediate);
