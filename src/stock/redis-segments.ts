@@ -40,10 +40,14 @@ const SOLD_OUT_FLAG_TTL_MS = 1000;
 /** One process repairs a sale at a time; the lock outlives a slow ledger read, not a crashed holder. */
 const REPAIR_LOCK_TTL_MS = 10_000;
 /**
- * Longest wait for a release of this process's locks before looking again: each release wakes one waiter at once,
- * so this bounds only the wait for a lock another process holds (polling every segment sooner costs more CPU).
+ * Longest wait for the end of a round under one of this process's locks before looking again: each round's end wakes
+ * one waiter at once, so this bounds only the wait for a lock another process holds (polling every segment sooner
+ * costs more CPU).
  */
 const RELEASE_WAIT_MS = 20;
+/** First and longest pause between two looks at units held at a sell-out's edge (their orders take a commit). */
+const HELD_RECHECK_MS = 10;
+const HELD_RECHECK_MAX_MS = 200;
 /** Buyers are written back in chunks so that one command never carries a whole sale. */
 const BUYERS_CHUNK = 1000;
 
@@ -139,7 +143,12 @@ export class RedisSegmentedStock implements StockStrategy {
         if (attempt === 'empty') this.sawEmpty(sale.itemId, segment, seenEmpty);
       }
       if (missing) return this.repairThenBusy(sale);
-      if (seenEmpty.size === sale.segments) return this.soldOutOrBusy(sale);
+      if (seenEmpty.size === sale.segments) {
+        const settled = await this.soldOutOrBusy(sale, deadline);
+        if (settled) return settled;
+        seenEmpty.clear(); // a unit came back while the buyer waited: walk again
+        continue;
+      }
       // Only a walk that met empty segments can be near a sell-out another buyer already declared.
       if (seenEmpty.size && (await this.redis.exists(itemKeys(sale.itemId).soldOut)) === 1) {
         this.memory.markSoldOut(sale.itemId);
@@ -157,15 +166,25 @@ export class RedisSegmentedStock implements StockStrategy {
 
   /**
    * Every counter is at 0, but units held by purchases still awaiting the database are not sold yet: they come back
-   * if those orders fail (a database failover holds them for seconds). While any is held the answer is busy; only an
-   * item with nothing held is declared sold out, so no buyer is told "sold out" about units that come back.
+   * if those orders fail (a database failover holds them for seconds). Only an item with nothing held is declared sold
+   * out, so no buyer is told "sold out" about units that come back. Meanwhile the buyer waits for the held units to
+   * settle, looking again at growing intervals, until the lock wait is over (then busy): a crowd that reaches the last
+   * units as fast as its commits hears "sold out" when they commit rather than "busy". undefined: a segment has units
+   * again (or is missing), and the buyer walks again.
    */
-  private async soldOutOrBusy(sale: SaleStock): Promise<TakeResult> {
-    const segments = await Promise.all(
-      Array.from({ length: sale.segments }, (_, s) => this.scripts.readSegment(segmentKeys(sale.itemId, s))),
-    );
-    const held = segments.some((segment) => segment.inFlight > 0);
-    return held ? { kind: 'busy' } : this.declareSoldOut(sale.itemId);
+  private async soldOutOrBusy(sale: SaleStock, deadline: number): Promise<TakeResult | undefined> {
+    for (let look = 0; ; look++) {
+      const segments = await Promise.all(
+        Array.from({ length: sale.segments }, (_, s) =>
+          this.scripts.readSegment(segmentKeys(sale.itemId, s)),
+        ),
+      );
+      if (segments.some((segment) => segment.counter === undefined || segment.counter > 0)) return undefined;
+      if (!segments.some((segment) => segment.inFlight > 0)) return this.declareSoldOut(sale.itemId);
+      const wait = Math.min(HELD_RECHECK_MS * 2 ** look, HELD_RECHECK_MAX_MS, deadline - Date.now());
+      if (wait <= 0) return { kind: 'busy' };
+      await sleep(wait);
+    }
   }
 
   private async declareSoldOut(itemId: string): Promise<TakeResult> {

@@ -36,6 +36,21 @@ export type SegmentTake = 'taken' | 'empty' | 'contended' | 'missing' | 'fenced'
 export type ClaimTake = SegmentTake | 'duplicate';
 export type LockAcquire = 'acquired' | 'empty' | 'contended' | 'missing';
 
+/** A buyer whose claim (one purchase per user and item) is made on its home segment. */
+export interface Buyer {
+  userId: string;
+  reservation: string;
+}
+
+/**
+ * The answer of claim-and-acquire-lock: the lock ('nobody': every buyer was a duplicate and nobody else waits, so
+ * nothing was locked) and, per buyer in order, whether it is claimed ('missing': nothing was claimed).
+ */
+export interface ClaimsAndLock {
+  lock: LockAcquire | 'nobody';
+  claimed: boolean[];
+}
+
 function decode<T extends string>(codes: Record<number, T>, reply: unknown, script: string): T {
   const name = codes[Number(reply)];
   if (name === undefined) throw new Error(`${script}: unexpected reply ${String(reply)}`);
@@ -50,7 +65,7 @@ const ACQUIRE: Record<number, LockAcquire> = {
   [-1]: 'contended',
   [-2]: 'missing',
 };
-const CLAIM_ACQUIRE: Record<number, LockAcquire | 'duplicate'> = { ...ACQUIRE, [-3]: 'duplicate' };
+const CLAIM_ACQUIRE: Record<number, LockAcquire | 'nobody'> = { ...ACQUIRE, [-3]: 'nobody' };
 const RETURN_UNIT = { 1: 'returned', 0: 'already_returned', [-2]: 'missing' } as const;
 
 export class StockScripts {
@@ -94,23 +109,31 @@ export class StockScripts {
     return decode(ACQUIRE, await this.redis.acquireLock(k.stock, k.lock, token, ttlMs), 'acquire-lock');
   }
 
+  /**
+   * Claims `buyers` on their home segment `k` and locks it with `token` for one round, unless it is empty or nobody
+   * would take under the lock (`alreadyClaimed`: riders of the round whose claim was made before).
+   */
   async claimAndAcquireLock(
     k: SegmentKeys,
-    userId: string,
-    reservation: string,
+    buyers: readonly Buyer[],
+    alreadyClaimed: number,
     token: string,
     ttlMs: number,
-  ): Promise<LockAcquire | 'duplicate'> {
-    const reply = await this.redis.claimAndAcquireLock(
+  ): Promise<ClaimsAndLock> {
+    const pairs = buyers.flatMap((b) => [b.userId, b.reservation]);
+    const [lock, ...claimed] = (await this.redis.claimAndAcquireLock(
       k.stock,
       k.lock,
       k.buyers,
-      userId,
-      reservation,
       token,
       ttlMs,
-    );
-    return decode(CLAIM_ACQUIRE, reply, 'claim-and-acquire-lock');
+      alreadyClaimed,
+      ...pairs,
+    )) as number[];
+    return {
+      lock: decode(CLAIM_ACQUIRE, lock, 'claim-and-acquire-lock'),
+      claimed: claimed.map((code) => code === 1),
+    };
   }
 
   /** Removes the reservations of ordered purchases (their units are now the database's) in one command. */
@@ -118,17 +141,22 @@ export class StockScripts {
     await this.redis.zrem(heldKey, ...reservations);
   }
 
-  async fencedTakeAndUnlock(k: SegmentKeys, token: string, reservation: string): Promise<SegmentTake> {
-    const reply = await this.redis.fencedTakeAndUnlock(
+  /** Takes one unit per reservation, in order, under the lock of `token`, and releases it; one answer each. */
+  async fencedTakeAndUnlock(
+    k: SegmentKeys,
+    token: string,
+    reservations: readonly string[],
+  ): Promise<SegmentTake[]> {
+    const replies = (await this.redis.fencedTakeAndUnlock(
       k.stock,
       k.lock,
       k.held,
       k.ops,
       token,
-      reservation,
       Date.now(),
-    );
-    return decode(TAKE, reply, 'fenced-take-and-unlock');
+      ...reservations,
+    )) as number[];
+    return replies.map((code) => decode(TAKE, code, 'fenced-take-and-unlock'));
   }
 
   /** The take of an external lock's holder; `highest` (when fenced) is the token it lost to. */

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '../infra/redis';
 import type { SegmentKeys } from './keys';
+import { LockCombiner, type LockRound } from './lock-combining';
 import type { ClaimTake, SegmentTake, StockScripts } from './scripts';
 
 export interface SegmentTaker {
@@ -14,8 +15,8 @@ export interface SegmentTaker {
   /** A further attempt, on another segment, for a buyer already claimed. */
   take(keys: SegmentKeys, reservation: string): Promise<SegmentTake>;
   /**
-   * Resolves when this process releases a segment lock, or after `maxMs`: a buyer who found every segment locked
-   * waits for one instead of polling them (first come, first woken).
+   * Resolves when a round under one of this process's segment locks ends, or after `maxMs`: a buyer who found every
+   * segment locked waits instead of polling them (first come, first woken).
    */
   waitForRelease?(maxMs: number): Promise<void>;
 }
@@ -32,58 +33,52 @@ async function claimThenTake(
   return taker.take(home, reservation);
 }
 
+export interface LockedTakerHooks {
+  /** Test seam: runs while a round's lock is held under `token`, before its take (a holder fails or pauses here). */
+  whileHeld?(token: string): Promise<void>;
+}
+
 /**
  * segmented-lock (and global-lock, which is the same with one segment): lock the segment with a random token and a
  * short TTL, then decrement under a fencing check of that token and release the lock in the same script. Only when
  * that script's answer is lost is the lock released on its own (compare-and-delete, harmless if the take did it).
- * A segment this process is already locking is skipped without asking Redis: that acquire could only fail, and under
- * a crowd most contention is a process's own buyers (the Redis lock stays the one that counts between processes).
+ * The buyers of this process who want a segment it is locking ride with the holder (lock-combining.ts): one acquire
+ * and one take per round serve them all, and a buyer's claim rides with the acquire on its home segment. Between
+ * processes the Redis lock is the one that counts: another process's round finds it held ('contended').
  */
-export function lockedTaker(scripts: StockScripts, lockTtlMs: number): SegmentTaker {
-  const busyHere = new Set<string>();
-  /** Buyers waiting for a release, in arrival order (a Set keeps insertion order). */
+export function lockedTaker(
+  scripts: StockScripts,
+  lockTtlMs: number,
+  hooks: LockedTakerHooks = {},
+): SegmentTaker {
+  /** Buyers waiting for a round to end, in arrival order (a Set keeps insertion order). */
   const waiting = new Set<() => void>();
-  const released = (lockKey: string) => {
-    busyHere.delete(lockKey);
+  const wakeFirst = () => {
     const first = waiting.values().next();
     if (!first.done) first.value();
   };
-  const takeUnderLock = async (keys: SegmentKeys, token: string, reservation: string) => {
-    try {
-      return await scripts.fencedTakeAndUnlock(keys, token, reservation);
-    } catch (err) {
+  const combiner = new LockCombiner(() => randomBytes(12).toString('base64url'), wakeFirst);
+  const roundOn = (keys: SegmentKeys): LockRound => ({
+    async acquire(token, toClaim, alreadyClaimed) {
+      if (!toClaim.length) return { lock: await scripts.acquireLock(keys, token, lockTtlMs), claimed: [] };
+      return scripts.claimAndAcquireLock(keys, toClaim, alreadyClaimed, token, lockTtlMs);
+    },
+    takeAndUnlock(token, reservations) {
+      const take = () => scripts.fencedTakeAndUnlock(keys, token, reservations);
+      // Without the test seam the script is sent now, ahead of the next round's acquire (see LockRound).
+      return hooks.whileHeld ? hooks.whileHeld(token).then(take) : take();
+    },
+    claim: (buyer) => scripts.claim(keys, buyer.userId, buyer.reservation),
+    async releaseLock(token) {
       await scripts.releaseLock(keys.lock, token).catch(() => undefined);
-      throw err;
-    }
-  };
-  const lockAndTake = async <A extends string>(
-    keys: SegmentKeys,
-    reservation: string,
-    acquire: (token: string) => Promise<A | 'acquired'>,
-  ): Promise<A | SegmentTake> => {
-    busyHere.add(keys.lock);
-    try {
-      const token = randomBytes(12).toString('base64url');
-      const acquired = await acquire(token);
-      if (acquired !== 'acquired') return acquired;
-      return await takeUnderLock(keys, token, reservation);
-    } finally {
-      released(keys.lock);
-    }
-  };
+    },
+  });
   return {
-    // The claim rides with the home segment's lock: one round trip less per purchase, the lock still a real one.
-    async claimAndTake(home, userId, reservation) {
-      if (busyHere.has(home.lock))
-        return (await scripts.claim(home, userId, reservation)) ? 'contended' : 'duplicate';
-      return lockAndTake(home, reservation, (token) =>
-        scripts.claimAndAcquireLock(home, userId, reservation, token, lockTtlMs),
-      );
-    },
-    async take(keys, reservation) {
-      if (busyHere.has(keys.lock)) return 'contended';
-      return lockAndTake(keys, reservation, (token) => scripts.acquireLock(keys, token, lockTtlMs));
-    },
+    claimAndTake: (home, userId, reservation) =>
+      combiner.ride(home.lock, roundOn(home), { reservation, claim: { userId, reservation } }),
+    // A rider with no claim to make is never told 'duplicate'.
+    take: async (keys, reservation) =>
+      (await combiner.ride(keys.lock, roundOn(keys), { reservation })) as SegmentTake,
     waitForRelease(maxMs) {
       return new Promise((resolve) => {
         const wake = () => {

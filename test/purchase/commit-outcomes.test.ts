@@ -92,9 +92,9 @@ describe('the database decides, batch by batch', () => {
     expect(await scripts.takeIfPositive(keys, 'res-2')).toBe('taken');
     expect(await scripts.takeIfPositive(keys, 'res-2')).toBe('taken');
     await r.set(keys.lock, 'token');
-    expect(await scripts.fencedTakeAndUnlock(keys, 'token', 'res-3')).toBe('taken');
+    expect(await scripts.fencedTakeAndUnlock(keys, 'token', ['res-3'])).toEqual(['taken']);
     expect(await r.get(keys.lock)).toBeNull(); // the take released the lock
-    expect(await scripts.fencedTakeAndUnlock(keys, 'token', 'res-3')).toBe('taken');
+    expect(await scripts.fencedTakeAndUnlock(keys, 'token', ['res-3'])).toEqual(['taken']);
     expect(await r.get(keys.stock)).toBe('2');
     expect(await r.zcard(keys.held)).toBe(3);
     // A re-sent claim recognises its own reservation; another reservation of the same user is a duplicate.

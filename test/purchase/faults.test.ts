@@ -143,9 +143,9 @@ describe('segment lock', () => {
     await new Promise((r) => setTimeout(r, 60)); // the late holder "pauses" past its TTL
     const next = token();
     expect(await redis.acquireLock(keys, next, 5000)).toBe('acquired');
-    expect(await redis.fencedTakeAndUnlock(keys, late, 'late-order')).toBe('contended');
+    expect(await redis.fencedTakeAndUnlock(keys, late, ['late-order'])).toEqual(['contended']);
     expect(await stack.service.redis.get(keys.lock)).toBe(next); // the late holder cannot unlock the new one
-    expect(await redis.fencedTakeAndUnlock(keys, next, 'next-order')).toBe('taken');
+    expect(await redis.fencedTakeAndUnlock(keys, next, ['next-order'])).toEqual(['taken']);
     expect(await stack.service.redis.get(keys.lock)).toBeNull();
     expect(await stack.service.redis.get(keys.stock)).toBe('0');
     expect(await stack.service.redis.zrange(keys.held, '0', '-1')).toEqual(['next-order']);
