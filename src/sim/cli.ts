@@ -81,6 +81,7 @@ function admissionCrowdFlags(opts: Record<string, string | undefined>): Partial<
   const flags: [keyof AdmissionCrowd, string][] = [
     ['ratePerSec', 'admissionRate'],
     ['maxUnfinished', 'admissionCap'],
+    ['randomMaxUnfinished', 'admissionCap'],
     ['arrivalWindowMs', 'arrivalWindowMs'],
     ['preQueueMs', 'preQueueMs'],
     ['botShare', 'botShare'],

@@ -28,11 +28,12 @@ export const ADMISSION_DEFAULTS = {
    * in), so it goes as fast as buyers buy, and the status's estimated wait is the pace the room was watched at.
    * fifo's cap is small because admitted visitors race for the last units (the inlet admits up to the cap whatever
    * is left), so the cap bounds how far from arrival order the end of the line can go; the lottery's draw does not
-   * depend on it.
+   * depend on it, and has a cap of its own (20 there let so many purchases run at once that the purchase p99 behind
+   * the lottery was no lower than without a room).
    */
   ratePerSec: 0,
   maxUnfinished: 5,
-  randomMaxUnfinished: 20,
+  randomMaxUnfinished: 5,
   passTtlMs: 30_000,
   /** random: the pre-queue opens as the crowd starts and the sale starts this much later. */
   preQueueMs: 1500,
