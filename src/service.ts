@@ -61,7 +61,8 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   const db = createPrisma(pools.general);
   const metrics = createMetrics();
   const ids = new IdGenerator(config.orders.workerId);
-  const stock = createStock(redis, new DatabaseLedger(db), config.stock, {
+  const ledger = new DatabaseLedger(db);
+  const stock = createStock(redis, ledger, config.stock, {
     onAttempt: (result) => metrics.lockAttempts.inc({ result }),
     onRepair: (itemId, kind, count) => {
       metrics.stockRepairs.inc({ kind }, count);
@@ -75,7 +76,22 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   const paymentTimeouts = createQueue(config.redis, QUEUES.paymentTimeout);
   const secondDeletes = createQueue(config.redis, QUEUES.cacheSecondDelete);
   const itemCache = new ItemCache(redis, db, secondDeletes, metrics, config.cache);
-  const payments = new Payments(db, orders, sales, stock, paymentTimeouts, log);
+  const adminToken = config.adminToken ?? randomBytes(24).toString('base64url');
+  const roomViews = new RoomViews(rooms, {
+    refreshMs: config.waitingRoom.refreshMs,
+    soldOutHere: (sale) => knownSoldOut({ stock }, sale),
+    onRefresh: (room, view) => recordRoom(metrics, room.itemId, view),
+    onError: (itemId, err) =>
+      log.warn({ itemId, err }, 'waiting room not refreshed; the next refresh retries'),
+  });
+  const room = new WaitingRoom({
+    store: rooms,
+    views: roomViews,
+    passes: new RoomPasses(roomKey(adminToken)),
+    onPassRefused: (code) => metrics.passesRefused.inc({ code }),
+    onBookkeepingError: (itemId, err) => log.warn({ itemId, err }, 'waiting room not told a purchase answer'),
+  });
+  const payments = new Payments(db, orders, sales, stock, room, paymentTimeouts, log);
   const writer = new OrderWriter(pools.purchase, ids, log, {
     ...config.orders.batch,
     onBatch: (size, seconds) => {
@@ -92,21 +108,6 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
         );
       });
     },
-  });
-  const adminToken = config.adminToken ?? randomBytes(24).toString('base64url');
-  const roomViews = new RoomViews(rooms, {
-    refreshMs: config.waitingRoom.refreshMs,
-    soldOutHere: (sale) => knownSoldOut({ stock }, sale),
-    onRefresh: (room, view) => recordRoom(metrics, room.itemId, view),
-    onError: (itemId, err) =>
-      log.warn({ itemId, err }, 'waiting room not refreshed; the next refresh retries'),
-  });
-  const room = new WaitingRoom({
-    store: rooms,
-    views: roomViews,
-    passes: new RoomPasses(roomKey(adminToken)),
-    onPassRefused: (code) => metrics.passesRefused.inc({ code }),
-    onBookkeepingError: (itemId, err) => log.warn({ itemId, err }, 'waiting room not told a purchase answer'),
   });
 
   const running: {
@@ -131,6 +132,8 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
     sales,
     stock,
     payments,
+    ledger,
+    room,
     reservationGraceMs: config.stock.reservationGraceMs,
     overdueAfterMs: config.sweepIntervalMs,
   });

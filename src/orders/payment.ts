@@ -8,6 +8,7 @@ import type { Db } from '../infra/prisma';
 import { CoalescedDelayedJobs } from '../infra/queues';
 import type { Logger } from '../infra/logger';
 import type { Stock } from '../stock';
+import type { WaitingRoom } from '../waiting-room/waiting-room';
 import { DatabaseLedger } from './ledger';
 import type { OrderStore } from './order-store';
 import type { OrderToWrite } from './order-writer';
@@ -28,6 +29,7 @@ export class Payments {
     private readonly orders: OrderStore,
     private readonly sales: Sales,
     private readonly stock: Stock,
+    private readonly room: WaitingRoom,
     timeoutQueue: Queue,
     private readonly log: Logger,
   ) {
@@ -139,6 +141,7 @@ export class Payments {
         where: { id: order.id, stockReturnedAt: null },
         data: { stockReturnedAt: new Date() },
       });
+      await this.room.unitReturned(sale);
     }
     return back;
   }

@@ -58,4 +58,8 @@ export interface RoomStore {
   /** An order bought through the room: counts toward units left, and lifts a sold-out flag (a unit was there). */
   countOrder(itemId: string): Promise<void>;
   markSoldOut(itemId: string): Promise<void>;
+  /** A unit of the room's sale came back (an unpaid order expired): one order fewer, and not sold out. */
+  unitBack(itemId: string): Promise<void>;
+  /** The orders counted set from the ledger (the sweep's backstop); below the stock, not sold out. */
+  setOrdered(itemId: string, ordered: number, stock: number): Promise<void>;
 }

@@ -55,6 +55,8 @@ function settingsFields(room: RoomDefinition): (string | number)[] {
     startsAt,
     'opensAt',
     admission.preQueueOpensAt?.getTime() ?? startsAt,
+    'stock',
+    room.stock,
   ];
 }
 
@@ -173,6 +175,17 @@ export class RedisRoomStore implements RoomStore {
   async countOrder(itemId: string): Promise<void> {
     const k = roomKeys(itemId);
     await this.redis.multi().incr(k.ordered).del(k.soldOut).exec();
+  }
+
+  async unitBack(itemId: string): Promise<void> {
+    const k = roomKeys(itemId);
+    await this.redis.multi().decr(k.ordered).del(k.soldOut).exec();
+  }
+
+  async setOrdered(itemId: string, ordered: number, stock: number): Promise<void> {
+    const k = roomKeys(itemId);
+    const sync = this.redis.multi().set(k.ordered, ordered);
+    await (ordered < stock ? sync.del(k.soldOut) : sync).exec();
   }
 
   async markSoldOut(itemId: string): Promise<void> {

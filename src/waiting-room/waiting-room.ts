@@ -83,6 +83,23 @@ export class WaitingRoom {
     return result;
   }
 
+  /** A unit of the sale came back (an unpaid order expired): the inlet may admit one more. Never throws. */
+  async unitReturned(room: RoomDefinition): Promise<void> {
+    if (room.admission.mode === 'off') return;
+    await this.deps.store
+      .unitBack(room.itemId)
+      .catch((err) => this.deps.onBookkeepingError?.(room.itemId, err));
+  }
+
+  /**
+   * The worker's backstop: the orders the room counts (what its inlet admits against) set from the ledger's active
+   * orders, whatever a crash, a lost answer or a Redis flush left of the count.
+   */
+  async reconcile(room: RoomDefinition, activeOrders: number): Promise<void> {
+    if (room.admission.mode === 'off') return;
+    await this.deps.store.setOrdered(room.itemId, activeOrders, room.stock);
+  }
+
   private async ticketFor(room: RoomDefinition, userId: string): Promise<number> {
     let answer = await this.deps.store.join(room, userId);
     if (answer === 'missing') {
@@ -186,7 +203,7 @@ export function statusOf(view: RoomView, ticket: number): RoomStatus {
       ? admittedAt + room.admission.passTtlMs > now
         ? 'admitted'
         : 'expired'
-      : counters.soldOut
+      : counters.soldOut || unitsLeft === 0
         ? 'sold_out'
         : room.startsAt && now < room.startsAt.getTime()
           ? 'not_started'

@@ -1,11 +1,13 @@
 -- advance: the inlet and the per-process refresh in one step. Every api process runs it about every 100 ms; it
--- admits as many waiting visitors as the room's rate (a token bucket whose burst is one refresh period's worth) and
--- its cap on admitted-but-unfinished visitors allow, then answers what the process copies: the counters and the
--- admission log from the caller's cursor. Atomic, so however many processes run it the rate holds.
+-- admits as many waiting visitors as the room's rate (a token bucket whose burst is one refresh period's worth), its
+-- cap on admitted-but-unfinished visitors and the units left allow (never more unspent passes than units not yet
+-- ordered: admitted visitors do not race for the last units, and nobody is admitted to a sold-out sale), then
+-- answers what the process copies: the counters and the admission log from the caller's cursor. Atomic, so however
+-- many processes run it the rate holds.
 -- fifo admits the lowest score (the shuffled pre-queue, then arrival order); random draws the k-th admission's
 -- visitor by rank from a fraction of sha1(seed:k): each waiting visitor equally likely, reproducible from the seed.
--- Nobody is admitted while the room is being restored; while it says sold out, one visitor a second is (a probe: a
--- unit given back when an unpaid order expires still finds a buyer, whose order lifts the flag).
+-- Nobody is admitted while the room is being restored or says sold out; a unit given back (an unpaid order expired)
+-- lowers the orders counted and lifts the flag, and the worker's sweep sets the count from the ledger.
 --
 -- KEYS[1]  room settings          wr:{r<item>}:cfg
 -- KEYS[2]  join counter           wr:{r<item>}:seq
@@ -25,7 +27,7 @@
 -- Returns  {now, joined, preQueued or -1, admitted, waiting, unfinished, soldOut 0/1, ordered, epoch, entries...} ·
 --          {-1} the room is missing (rebuild it)
 
-local cfg = redis.call('HMGET', KEYS[1], 'mode', 'rate', 'cap', 'ttl', 'seed', 'startsAt', 'preQueued', 'epoch')
+local cfg = redis.call('HMGET', KEYS[1], 'mode', 'rate', 'cap', 'ttl', 'seed', 'startsAt', 'preQueued', 'epoch', 'stock')
 if not cfg[1] then
   return { -1 }
 end
@@ -49,11 +51,10 @@ local function admit(ticket)
 end
 
 local soldOut = redis.call('EXISTS', KEYS[7]) == 1
-if soldOut and (rate == 0 or rate > 1) then
-  rate = 1
-end
-if now >= startsAt and not paused then
-  local allowed = math.min(redis.call('ZCARD', KEYS[3]), tonumber(ARGV[4]))
+local ordered = tonumber(redis.call('GET', KEYS[8]) or '0')
+if now >= startsAt and not paused and not soldOut then
+  local unitsLeft = tonumber(cfg[9]) - ordered - redis.call('ZCARD', KEYS[5])
+  local allowed = math.min(redis.call('ZCARD', KEYS[3]), tonumber(ARGV[4]), unitsLeft)
   local tokens = 0
   if rate > 0 then
     local bucket = redis.call('HMGET', KEYS[6], 'at', 'tokens')
@@ -92,7 +93,7 @@ local reply = {
   redis.call('ZCARD', KEYS[3]),
   redis.call('ZCARD', KEYS[5]),
   soldOut and 1 or 0,
-  tonumber(redis.call('GET', KEYS[8]) or '0'),
+  ordered,
   cfg[8] or '0',
 }
 for _, entry in ipairs(redis.call('LRANGE', KEYS[4], cursor, cursor + tonumber(ARGV[2]) - 1)) do
