@@ -122,6 +122,8 @@ const envSchema = z
     /** How often the worker role sweeps stale reservations and overdue unpaid orders (backstops of the jobs). */
     /** How often each api process refreshes its copy of a waiting room (and runs the room's inlet). */
     WAITING_ROOM_REFRESH_MS: z.coerce.number().int().min(10).max(5000).default(100),
+    /** A waiting visitor not seen polling for this long when their turn comes is skipped until their next poll. */
+    WAITING_ROOM_AWAY_AFTER_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
     SWEEP_INTERVAL_MS: int(5_000, 10),
   })
   .refine((env) => env.BUYER_AUTH === 'open' || env.BUYER_TOKEN_SECRET !== undefined, {
@@ -173,7 +175,7 @@ export interface Config {
   outbox: { batchSize: number; lanes: number; maxIdleMs: number; lingerMs: number; retentionMs: number };
   cache: { ttlMs: number; missingTtlMs: number; secondDeleteDelayMs: number };
   sweepIntervalMs: number;
-  waitingRoom: { refreshMs: number };
+  waitingRoom: { refreshMs: number; awayAfterMs: number };
 }
 
 /** Where the service's Redis is: one server, or a Redis Cluster reached through its seed nodes. */
@@ -260,6 +262,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secondDeleteDelayMs: e.CACHE_DOUBLE_DELETE_DELAY_MS,
     },
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
-    waitingRoom: { refreshMs: e.WAITING_ROOM_REFRESH_MS },
+    waitingRoom: { refreshMs: e.WAITING_ROOM_REFRESH_MS, awayAfterMs: e.WAITING_ROOM_AWAY_AFTER_MS },
   };
 }

@@ -79,6 +79,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   const adminToken = config.adminToken ?? randomBytes(24).toString('base64url');
   const roomViews = new RoomViews(rooms, {
     refreshMs: config.waitingRoom.refreshMs,
+    awayAfterMs: config.waitingRoom.awayAfterMs,
     soldOutHere: (sale) => knownSoldOut({ stock }, sale),
     onRefresh: (room, view) => recordRoom(metrics, room.itemId, view),
     onError: (itemId, err) =>

@@ -41,8 +41,16 @@ export interface RoomStore {
   open(room: RoomDefinition): Promise<void>;
   /** A ticket for the user (the same one on every join); `ticket`: the one a rejoin after a restore brings back. */
   join(room: RoomDefinition, userId: string, ticket?: number): Promise<JoinAnswer>;
-  /** Runs the inlet and reads the room; 'missing': Redis lost it (restore it). */
-  advance(itemId: string, cursor: number, refreshMs: number): Promise<RoomSnapshot | 'missing'>;
+  /**
+   * Runs the inlet and reads the room; 'missing': Redis lost it (restore it). `seen`: the tickets that polled this
+   * process since its last call; a visitor not seen for `awayAfterMs` when their turn comes is skipped until seen.
+   */
+  advance(
+    itemId: string,
+    cursor: number,
+    refreshMs: number,
+    presence: { awayAfterMs: number; seen: readonly number[] },
+  ): Promise<RoomSnapshot | 'missing'>;
   /**
    * Writes back what a process knows of a lost room, or merges it into the restored one; admissions wait `pauseMs`
    * after the first restore, for the other processes and the waiting visitors to come back.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { RedisClient } from '../infra/redis';
 import type { JoinAnswer, RoomDefinition, RoomSnapshot, RoomStore } from './port';
 
-const LUA = { join: 6, advance: 10, usePass: 2, givePassBack: 2, restore: 7 } as const;
+const LUA = { join: 7, advance: 12, usePass: 2, givePassBack: 2, restore: 7 } as const;
 type ScriptName = keyof typeof LUA;
 type ScriptRedis = RedisClient & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
@@ -14,7 +14,7 @@ const roomScript = (name: string) => `room${name[0]!.toUpperCase()}${name.slice(
 
 /** Most log entries one refresh carries: a process that starts late catches up over a few refreshes. */
 const LOG_CHUNK = 5000;
-/** Most admissions one script run makes. */
+/** Most admissions one script run makes, and most visitors it skips as away. */
 const ADMIT_CHUNK = 1000;
 
 function roomKeys(itemId: string) {
@@ -33,6 +33,8 @@ function roomKeys(itemId: string) {
     admittedSet: key('admitted-set'),
     paused: key('paused'),
     used: key('used'),
+    seen: key('seen'),
+    away: key('away'),
   };
 }
 
@@ -93,12 +95,28 @@ export class RedisRoomStore implements RoomStore {
   async join(room: RoomDefinition, userId: string, ticket = 0): Promise<JoinAnswer> {
     const k = roomKeys(room.itemId);
     const reply = Number(
-      await this.run('join', k.cfg, k.seq, k.tickets, k.waiting, k.admittedSet, k.paused, userId, ticket),
+      await this.run(
+        'join',
+        k.cfg,
+        k.seq,
+        k.tickets,
+        k.waiting,
+        k.admittedSet,
+        k.paused,
+        k.seen,
+        userId,
+        ticket,
+      ),
     );
     return JOIN_CODES[reply] ?? reply;
   }
 
-  async advance(itemId: string, cursor: number, refreshMs: number): Promise<RoomSnapshot | 'missing'> {
+  async advance(
+    itemId: string,
+    cursor: number,
+    refreshMs: number,
+    presence: { awayAfterMs: number; seen: readonly number[] },
+  ): Promise<RoomSnapshot | 'missing'> {
     const k = roomKeys(itemId);
     const reply = (await this.run(
       'advance',
@@ -112,10 +130,15 @@ export class RedisRoomStore implements RoomStore {
       k.ordered,
       k.admittedSet,
       k.paused,
+      k.seen,
+      k.away,
       cursor,
       LOG_CHUNK,
       refreshMs,
       ADMIT_CHUNK,
+      presence.awayAfterMs,
+      ADMIT_CHUNK,
+      ...presence.seen,
     )) as (number | string)[];
     if (Number(reply[0]) === -1) return 'missing';
     const [now, joined, preQueued, admitted, waiting, unfinished, soldOut, ordered, epoch, ...entries] =

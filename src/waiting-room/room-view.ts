@@ -14,6 +14,12 @@ export const RESTORE_PAUSE_MS = 2000;
 
 export interface ViewOptions {
   refreshMs: number;
+  /**
+   * A visitor who has neither joined nor polled for this long when their turn comes is skipped (kept aside, and back
+   * at the same place with their next poll): the tab closed, the buyer gone or told sold out, their turn goes to
+   * someone still there instead of to a pass nobody uses.
+   */
+  awayAfterMs: number;
   /** This process's stock already says sold out (the room is told, so that its inlet stops and its queue hears it). */
   soldOutHere(room: RoomDefinition): boolean;
   onRefresh?(room: RoomDefinition, view: RoomView): void;
@@ -35,6 +41,8 @@ export class RoomView {
   /** Admissions per second, as this process watched the serving number move (a moving average). */
   admissionRate = 0;
   readonly rejoined = new Set<number>();
+  /** Tickets that polled this process since its last refresh (the room's presence: ViewOptions.awayAfterMs). */
+  private seen = new Set<number>();
   lastUsed = Date.now();
   private readonly log: RoomSnapshot['entries'] = [];
   private readonly admittedAt = new Map<number, number>();
@@ -69,6 +77,17 @@ export class RoomView {
     if (ticket > preQueued) return ticket;
     this.preQueuePositions ??= shuffledPositions(this.room.admission.seed, preQueued);
     return this.preQueuePositions.get(ticket) ?? null;
+  }
+
+  noteSeen(ticket: number): void {
+    this.seen.add(ticket);
+  }
+
+  /** The tickets seen since the last call, for the next refresh. */
+  takeSeen(): number[] {
+    const seen = [...this.seen];
+    this.seen = new Set();
+    return seen;
   }
 
   /** A ticket this process handed out: a restore must never hand its number out again. */
@@ -169,7 +188,10 @@ export class RoomViews {
     const { room } = view;
     try {
       const at = Date.now();
-      const snapshot = await this.store.advance(room.itemId, view.cursor, this.options.refreshMs);
+      const snapshot = await this.store.advance(room.itemId, view.cursor, this.options.refreshMs, {
+        awayAfterMs: this.options.awayAfterMs,
+        seen: view.takeSeen(),
+      });
       if (snapshot === 'missing') {
         await this.restore(room);
         return;

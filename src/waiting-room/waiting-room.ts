@@ -115,6 +115,7 @@ export class WaitingRoom {
 
   private async status(room: RoomDefinition, claims: TicketClaims): Promise<RoomStatus> {
     const view = await this.deps.views.of(room);
+    view.noteSeen(claims.ticket);
     if (view.admissionOf(claims.ticket) === undefined && view.restored) await this.rejoin(view, claims);
     const status = statusOf(view, claims.ticket);
     if (status.state !== 'admitted') return status;

@@ -1,14 +1,23 @@
 // The waiting room under real faults, mid-queue: an api process killed -9, and the room's Redis flushed. The queue
 // resumes in order (fifo: tickets admitted in increasing order), nobody is admitted twice, and the sale ends exact.
+// And a visitor who goes away (stops polling) is skipped when their turn comes, back at their place when they return.
 import type { Redis } from 'ioredis';
 import { startServiceProcess, type ServiceProcess } from '../../src/sim/service-process';
-import { exactEnd, joiningEnv, startStack, type TestStack } from '../support/stack';
-import { admissionLog, visit, type VisitorOutcome } from '../support/waiting-room';
+import { exactEnd, joiningEnv, startStack, waitFor, type TestStack } from '../support/stack';
+import {
+  admissionLog,
+  buyWithPass,
+  joinRoom,
+  roomStatus,
+  visit,
+  type VisitorOutcome,
+} from '../support/waiting-room';
 
 jest.setTimeout(240_000);
 
 const STOCK = 40;
 const VISITORS = 120;
+const AWAY_AFTER_MS = 2000;
 
 let stack: TestStack;
 let redis: Redis;
@@ -16,9 +25,12 @@ let env: Record<string, string>;
 const apis: ServiceProcess[] = [];
 
 beforeAll(async () => {
-  stack = await startStack(9, { roles: ['api', 'relay', 'consumer', 'worker'] });
+  stack = await startStack(9, {
+    roles: ['api', 'relay', 'consumer', 'worker'],
+    env: { WAITING_ROOM_AWAY_AFTER_MS: String(AWAY_AFTER_MS) },
+  });
   redis = stack.service.redis as Redis;
-  env = joiningEnv(stack, { LOG_LEVEL: 'warn' });
+  env = joiningEnv(stack, { LOG_LEVEL: 'warn', WAITING_ROOM_AWAY_AFTER_MS: String(AWAY_AFTER_MS) });
 });
 
 afterAll(async () => {
@@ -98,4 +110,42 @@ it("the room's Redis flushed mid-queue: restored from the processes' copies, wai
   await expectQueueKeptAndSaleExact(run);
   // The room was restored (not started over): its log still begins with the admissions made before the flush.
   expect((await admissionLog(redis, run.itemId)).length).toBeGreaterThanOrEqual(STOCK);
+});
+
+it('a visitor who stops polling is skipped when their turn comes, and is next in line once they poll again', async () => {
+  const { itemId } = await stack.createSale({
+    name: 'away',
+    stock: 10,
+    admission: { mode: 'fifo', ratePerSec: 50, maxUnfinished: 1, passTtlMs: 60_000 },
+  });
+  const ticketOf: Record<string, string> = {};
+  for (const user of ['x', 'away', 'b', 'c', 'd'])
+    ticketOf[user] = (await joinRoom(stack.url, itemId, user)).body.ticket;
+  const statusOf = async (user: string) => (await roomStatus(stack.url, itemId, ticketOf[user]!)).body;
+  const buy = async (user: string) => {
+    const { pass } = await waitFor(
+      `${user} admitted`,
+      async () => (await statusOf(user)).pass && statusOf(user),
+    );
+    expect((await buyWithPass(stack.url, itemId, user, pass)).body.status).toBe('ordered');
+  };
+  // b, c and d keep polling; 'away' (ticket 2) joined and said nothing since.
+  let polling = true;
+  const pollers = ['b', 'c', 'd'].map(async (user) => {
+    while (polling) {
+      await statusOf(user);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  });
+  // x holds the one place (admitted at once) until it buys, past the away period.
+  await new Promise((resolve) => setTimeout(resolve, AWAY_AFTER_MS + 500));
+  await buy('x');
+  await buy('b');
+  await buy('c');
+  await statusOf('away'); // back: in line at ticket 2, before d (5)
+  await buy('away');
+  polling = false;
+  await Promise.all(pollers);
+  // x, then b and c past the silent one, then the one come back before d (who follows once a place frees)
+  expect((await admissionLog(redis, itemId)).map((entry) => entry.ticket).slice(0, 4)).toEqual([1, 3, 4, 2]);
 });

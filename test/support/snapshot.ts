@@ -1,10 +1,10 @@
 // Everything a request could have changed: every sk:* (stock) and wr:* (waiting room) key of Redis with its value,
 // and every row of the tables a request can write (ids and statuses, so an update shows too). Left out: the item
-// cache, a read-through copy of the database that any GET /items may fill, and a room's token bucket, which its
-// inlet moves on every refresh whoever asks.
+// cache, a read-through copy of the database that any GET /items may fill, a room's token bucket, which its inlet
+// moves on every refresh whoever asks, and its presence record (when each ticket last polled: any poll moves it).
 import type { Service } from '../../src/service';
 
-const NOT_REQUEST_STATE = /^sk:\{i[^}]*\}:item(:rebuild)?$|^wr:\{r[^}]*\}:bucket$/;
+const NOT_REQUEST_STATE = /^sk:\{i[^}]*\}:item(:rebuild)?$|^wr:\{r[^}]*\}:(bucket|seen)$/;
 
 export async function stateSnapshot(service: Service) {
   const { db, redis } = service;

@@ -19,10 +19,15 @@
 -- KEYS[8]  orders counted         wr:{r<item>}:ordered
 -- KEYS[9]  admitted tickets       wr:{r<item>}:admitted-set
 -- KEYS[10] restore pause          wr:{r<item>}:paused
+-- KEYS[11] last seen              wr:{r<item>}:seen       (zset ticket -> ms of its last join or status poll)
+-- KEYS[12] away                   wr:{r<item>}:away       (zset ticket -> its score in the waiting set)
 -- ARGV[1]  the caller's cursor in the admission log (entries it has)
 -- ARGV[2]  most log entries to answer
 -- ARGV[3]  refresh period in ms (the bucket's burst)
 -- ARGV[4]  most admissions in one call (keeps the script short)
+-- ARGV[5]  presence: a visitor not seen for this many ms when their turn comes is skipped (0: never)
+-- ARGV[6]  most visitors skipped in one call
+-- ARGV[7…] tickets the caller saw poll since its last call
 --
 -- Returns  {now, joined, preQueued or -1, admitted, waiting, unfinished, soldOut 0/1, ordered, epoch, entries...} ·
 --          {-1} the room is missing (rebuild it)
@@ -43,6 +48,15 @@ if now >= startsAt and not preQueued and not paused then
 end
 -- passes that expired unused free their places
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+-- visitors seen again: a skipped one is back in line at the place it had
+for i = 7, #ARGV do
+  redis.call('ZADD', KEYS[11], now, ARGV[i])
+  local score = redis.call('ZSCORE', KEYS[12], ARGV[i])
+  if score then
+    redis.call('ZREM', KEYS[12], ARGV[i])
+    redis.call('ZADD', KEYS[3], score, ARGV[i])
+  end
+end
 
 local function admit(ticket)
   redis.call('RPUSH', KEYS[4], ticket .. ':' .. now)
@@ -66,21 +80,27 @@ if now >= startsAt and not paused and not soldOut then
   if cap > 0 then
     allowed = math.min(allowed, cap - redis.call('ZCARD', KEYS[5]))
   end
-  for _ = 1, allowed do
-    local ticket
+  local presence, admittedNow, skipped = tonumber(ARGV[5]), 0, 0
+  while admittedNow < allowed and skipped < tonumber(ARGV[6]) and redis.call('ZCARD', KEYS[3]) > 0 do
+    local rank = 0
     if cfg[1] == 'random' then
       local k = redis.call('LLEN', KEYS[4]) + 1
       local draw = tonumber(string.sub(redis.sha1hex(cfg[5] .. ':' .. k), 1, 13), 16) / 4503599627370496
-      local rank = math.floor(draw * redis.call('ZCARD', KEYS[3]))
-      ticket = redis.call('ZRANGE', KEYS[3], rank, rank)[1]
-      redis.call('ZREM', KEYS[3], ticket)
-    else
-      ticket = redis.call('ZPOPMIN', KEYS[3])[1]
+      rank = math.floor(draw * redis.call('ZCARD', KEYS[3]))
     end
-    admit(ticket)
+    local candidate = redis.call('ZRANGE', KEYS[3], rank, rank, 'WITHSCORES')
+    redis.call('ZREM', KEYS[3], candidate[1])
+    if presence > 0 and tonumber(redis.call('ZSCORE', KEYS[11], candidate[1]) or '0') < now - presence then
+      -- gone, or not polling: skipped, not dropped (their next poll puts them back at this place)
+      redis.call('ZADD', KEYS[12], candidate[2], candidate[1])
+      skipped = skipped + 1
+    else
+      admit(candidate[1])
+      admittedNow = admittedNow + 1
+    end
   end
   if rate > 0 then
-    redis.call('HSET', KEYS[6], 'at', now, 'tokens', tokens - math.max(allowed, 0))
+    redis.call('HSET', KEYS[6], 'at', now, 'tokens', tokens - admittedNow)
   end
 end
 

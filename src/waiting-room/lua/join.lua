@@ -10,6 +10,7 @@
 -- KEYS[4]  waiting set            wr:{r<item>}:waiting
 -- KEYS[5]  admitted tickets       wr:{r<item>}:admitted-set
 -- KEYS[6]  restore pause          wr:{r<item>}:paused
+-- KEYS[7]  last seen              wr:{r<item>}:seen
 -- ARGV[1]  user id
 -- ARGV[2]  a ticket number this user already held (a rejoin after Redis lost the room), or 0
 --
@@ -29,6 +30,7 @@ if now < tonumber(cfg[4]) then
 end
 local existing = redis.call('HGET', KEYS[3], ARGV[1])
 if existing then
+  redis.call('ZADD', KEYS[7], now, existing)
   return tonumber(existing)
 end
 local preQueued = cfg[5]
@@ -40,6 +42,7 @@ end
 local ticket = tonumber(ARGV[2])
 if ticket > 0 then
   -- an admitted ticket never waits again (restore.lua takes back out any that a later merge shows admitted)
+  redis.call('ZADD', KEYS[7], now, ticket)
   if redis.call('SISMEMBER', KEYS[5], ticket) == 1 then
     redis.call('HSET', KEYS[3], ARGV[1], ticket)
     return ticket
@@ -53,6 +56,7 @@ else
   ticket = redis.call('INCR', KEYS[2])
 end
 redis.call('HSET', KEYS[3], ARGV[1], ticket)
+redis.call('ZADD', KEYS[7], now, ticket)
 local score = ticket
 local inPreQueue = (preQueued and ticket <= tonumber(preQueued)) or (not preQueued and now < startsAt)
 if cfg[1] == 'fifo' and inPreQueue then
