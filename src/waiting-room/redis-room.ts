@@ -207,8 +207,9 @@ export class RedisRoomStore implements RoomStore {
 
   async setOrdered(itemId: string, ordered: number, stock: number): Promise<void> {
     const k = roomKeys(itemId);
-    const sync = this.redis.multi().set(k.ordered, ordered);
-    await (ordered < stock ? sync.del(k.soldOut) : sync).exec();
+    // A backstop: most sweeps find the count right and write nothing.
+    if (Number(await this.redis.get(k.ordered)) !== ordered) await this.redis.set(k.ordered, ordered);
+    if (ordered < stock) await this.redis.del(k.soldOut);
   }
 
   async markSoldOut(itemId: string): Promise<void> {

@@ -13,7 +13,8 @@ let notOpenItemId: string;
 let ticket: string;
 let pass: string;
 beforeAll(async () => {
-  stack = await startStack(3);
+  // Presence off: the admitted visitor stays admitted however long the cases take (snapshots compare its place).
+  stack = await startStack(3, { env: { WAITING_ROOM_AWAY_AFTER_MS: '0' } });
   ({ itemId } = await stack.createSale({ name: 'guarded', stock: 10, segments: 2 }));
   ({ itemId: roomItemId } = await stack.createSale({
     name: 'room',

@@ -24,9 +24,12 @@ let urls: string[];
 let redis: Redis;
 
 beforeAll(async () => {
-  stack = await startStack(6, { roles: ['api', 'relay', 'consumer', 'worker'] });
+  // Presence is off here (waiting-room-faults tests it), and the worker's sweep (a backstop, tested elsewhere) runs
+  // once a minute: state snapshots must see what requests did, not a quiet visitor's place freed or a repair's lock.
+  const presenceOff = { WAITING_ROOM_AWAY_AFTER_MS: '0', SWEEP_INTERVAL_MS: '60000' };
+  stack = await startStack(6, { roles: ['api', 'relay', 'consumer', 'worker'], env: presenceOff });
   redis = stack.service.redis as Redis;
-  const env = joiningEnv(stack, { LOG_LEVEL: 'silent' });
+  const env = joiningEnv(stack, { LOG_LEVEL: 'silent', ...presenceOff });
   for (let i = 0; i < 2; i++) others.push(await startServiceProcess({ roles: 'api', env }));
   urls = [stack.url, ...others.map((p) => p.url!)];
 });

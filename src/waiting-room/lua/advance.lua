@@ -57,6 +57,16 @@ for i = 7, #ARGV do
     redis.call('ZADD', KEYS[3], score, ARGV[i])
   end
 end
+-- admitted visitors not seen since the away period (gone with their pass unspent: the buyer gave up) free their
+-- places; the pass stays good until it expires should they come back after all
+local presence = tonumber(ARGV[5])
+if presence > 0 then
+  for _, ticket in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
+    if tonumber(redis.call('ZSCORE', KEYS[11], ticket) or '0') < now - presence then
+      redis.call('ZREM', KEYS[5], ticket)
+    end
+  end
+end
 
 local function admit(ticket)
   redis.call('RPUSH', KEYS[4], ticket .. ':' .. now)
@@ -80,7 +90,7 @@ if now >= startsAt and not paused and not soldOut then
   if cap > 0 then
     allowed = math.min(allowed, cap - redis.call('ZCARD', KEYS[5]))
   end
-  local presence, admittedNow, skipped = tonumber(ARGV[5]), 0, 0
+  local admittedNow, skipped = 0, 0
   while admittedNow < allowed and skipped < tonumber(ARGV[6]) and redis.call('ZCARD', KEYS[3]) > 0 do
     local rank = 0
     if cfg[1] == 'random' then
