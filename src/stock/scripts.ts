@@ -1,7 +1,7 @@
 // One typed method per Lua script (lua/*.lua, each opening with its KEYS, ARGV and return codes): the methods build
 // KEYS/ARGV and decode the integer replies into names, here and nowhere else. Scripts are sent by EVALSHA.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { defineScripts, readLuaFile } from '../infra/lua-scripts';
 import type { RedisClient } from '../infra/redis';
 import type { SegmentKeys } from './keys';
 
@@ -26,10 +26,10 @@ const LUA = {
 type ScriptName = keyof typeof LUA;
 type ScriptRedis = RedisClient & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
-const fileOf = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) + '.lua';
+const LUA_DIR = join(__dirname, 'lua');
 
 /** The source of lua/<file>.lua for a script named in camelCase (also for scripts run on other servers). */
-export const readLua = (name: string) => readFileSync(join(__dirname, 'lua', fileOf(name)), 'utf8');
+export const readLua = (name: string) => readLuaFile(LUA_DIR, name);
 
 /** The answer of a take from one segment; fenced: the lock's token was older than one the segment had seen. */
 export type SegmentTake = 'taken' | 'empty' | 'contended' | 'missing' | 'fenced';
@@ -72,10 +72,7 @@ export class StockScripts {
   private readonly redis: ScriptRedis;
 
   constructor(redis: RedisClient) {
-    for (const [name, numberOfKeys] of Object.entries(LUA)) {
-      if (typeof (redis as unknown as Record<string, unknown>)[name] === 'function') continue;
-      redis.defineCommand(name, { numberOfKeys, lua: readLua(name) });
-    }
+    defineScripts(redis, LUA_DIR, LUA);
     this.redis = redis as ScriptRedis;
   }
 

@@ -1,7 +1,7 @@
 // The waiting room in Redis: its keys and scripts (lua/*.lua, each opening with its KEYS, ARGV and replies), private
 // behind RoomStore. A room's keys share one hash tag, so every script touches one slot (Redis Cluster).
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { defineScripts } from '../infra/lua-scripts';
 import type { RedisClient } from '../infra/redis';
 import type { JoinAnswer, RoomDefinition, RoomSnapshot, RoomStore } from './port';
 
@@ -9,7 +9,6 @@ const LUA = { join: 7, advance: 12, usePass: 2, givePassBack: 2, restore: 7 } as
 type ScriptName = keyof typeof LUA;
 type ScriptRedis = RedisClient & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
-const fileOf = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) + '.lua';
 const roomScript = (name: string) => `room${name[0]!.toUpperCase()}${name.slice(1)}`;
 
 /** Most log entries one refresh carries: a process that starts late catches up over a few refreshes. */
@@ -68,14 +67,7 @@ export class RedisRoomStore implements RoomStore {
   private readonly redis: ScriptRedis;
 
   constructor(redis: RedisClient) {
-    for (const [name, numberOfKeys] of Object.entries(LUA)) {
-      const command = roomScript(name);
-      if (typeof (redis as unknown as Record<string, unknown>)[command] === 'function') continue;
-      redis.defineCommand(command, {
-        numberOfKeys,
-        lua: readFileSync(join(__dirname, 'lua', fileOf(name)), 'utf8'),
-      });
-    }
+    defineScripts(redis, join(__dirname, 'lua'), LUA, roomScript);
     this.redis = redis as ScriptRedis;
   }
 
