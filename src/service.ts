@@ -24,7 +24,7 @@ import { DatabaseLedger } from './orders/ledger';
 import { OrderStore } from './orders/order-store';
 import { OrderWriter } from './orders/order-writer';
 import { Payments } from './orders/payment';
-import { knownSoldOut, type PlaceOrderDeps } from './orders/place-order';
+import type { PlaceOrderDeps } from './orders/place-order';
 import { Sales } from './orders/sales';
 import { workerSweep } from './orders/worker-sweep';
 import { OutboxRelay, type RelayOptions } from './outbox/relay';
@@ -80,7 +80,7 @@ export function buildService(config: Config, options: ServiceOptions = {}) {
   const roomViews = new RoomViews(rooms, {
     refreshMs: config.waitingRoom.refreshMs,
     awayAfterMs: config.waitingRoom.awayAfterMs,
-    soldOutHere: (sale) => knownSoldOut({ stock }, sale),
+    soldOutHere: (sale) => stock.get(sale.strategy).seenSoldOut(sale.itemId),
     onRefresh: (room, view) => recordRoom(metrics, room.itemId, view),
     onError: (itemId, err) =>
       log.warn({ itemId, err }, 'waiting room not refreshed; the next refresh retries'),

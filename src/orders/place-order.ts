@@ -44,15 +44,7 @@ export function answerFromMemory(
   if (!sale) return undefined;
   const window = saleWindow(sale);
   if (window !== 'open') return { status: window };
-  return knownSoldOut(deps, sale) ? { status: 'sold_out' } : undefined;
-}
-
-/** This process has just seen the sale sold out (no I/O). */
-export function knownSoldOut(
-  deps: Pick<PlaceOrderDeps, 'stock'>,
-  sale: Pick<Sale, 'itemId' | 'strategy'>,
-): boolean {
-  return deps.stock.get(sale.strategy).soldOut(sale.itemId);
+  return deps.stock.get(sale.strategy).soldOut(sale.itemId) ? { status: 'sold_out' } : undefined;
 }
 
 /** Callers ask answerFromMemory first; the sold-out memory is not asked again here (one look per request). */

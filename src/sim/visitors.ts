@@ -24,7 +24,7 @@ export const ADMISSION_DEFAULTS = {
   accountsPerBot: 5,
   impatientShare: 0.2,
   /**
-   * The room's inlet. No rate: the cap on visitors holding an unspent pass meters it (a pass spent lets the next one
+   * The room's inlet. No rate: the cap on unfinished admissions meters it (a purchase answered lets the next one
    * in), so it goes as fast as buyers buy, and the status's estimated wait is the pace the room was watched at.
    * fifo's cap is small because admitted visitors race for the last units (the inlet admits up to the cap whatever
    * is left), so the cap bounds how far from arrival order the end of the line can go; the lottery's draw does not

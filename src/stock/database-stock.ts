@@ -28,6 +28,10 @@ export class DatabaseStock implements StockStrategy {
     return this.memory.soldOut(itemId) === true;
   }
 
+  seenSoldOut(itemId: string): boolean {
+    return this.memory.seenSoldOut(itemId);
+  }
+
   /** Nothing to take before the transaction: the order write takes the unit or refuses it (sold out). */
   async take(): Promise<TakeResult> {
     return { kind: 'taken', segment: 0 };

@@ -113,6 +113,7 @@ class UnconfiguredStock implements StockStrategy {
     throw new AppError('invalid_input', this.missing);
   }
   soldOut = () => false;
+  seenSoldOut = () => false;
   take(): Promise<never> {
     throw new AppError('unavailable', this.missing);
   }

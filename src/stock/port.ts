@@ -34,6 +34,8 @@ export interface StockStrategy {
   load(sale: SaleStock): Promise<void>;
   /** From this process's memory only (no I/O): the item was seen sold out moments ago. */
   soldOut(itemId: string): boolean;
+  /** The same memory, only read (no recheck handed to the caller): for observers on a timer. */
+  seenSoldOut(itemId: string): boolean;
   /** Claims the buyer and takes one unit under the purchase's reservation. */
   take(sale: SaleStock, purchase: Purchase): Promise<TakeResult>;
   settle(sale: SaleStock, segment: number, purchase: Purchase, settlement: Settlement): Promise<void>;

@@ -94,6 +94,10 @@ export class RedisSegmentedStock implements StockStrategy {
     return this.memory.soldOut(itemId) === true;
   }
 
+  seenSoldOut(itemId: string): boolean {
+    return this.memory.seenSoldOut(itemId);
+  }
+
   async take(sale: SaleStock, purchase: Purchase): Promise<TakeResult> {
     const home = homeSegment(purchase.userId, sale.segments);
     const homeKeys = segmentKeys(sale.itemId, home);

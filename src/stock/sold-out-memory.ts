@@ -30,6 +30,15 @@ export class SoldOutMemory {
     return undefined;
   }
 
+  /**
+   * Only reads: true while a sold-out this process saw is still fresh. For observers (the waiting room's refresh) that
+   * must not take the recheck from a buyer: asking soldOut() on a timer would keep an expired entry alive forever.
+   */
+  seenSoldOut(itemId: string): boolean {
+    const known = this.items.get(itemId)?.soldOut;
+    return known !== undefined && known.value && known.until > Date.now();
+  }
+
   /** A unit was just taken here: whatever this process remembered, the item is not sold out. */
   markInStock(itemId: string): void {
     const entry = this.items.get(itemId);

@@ -60,11 +60,17 @@ export interface RoomStore {
     known: { joined: number; preQueued: number | null; entries: RoomSnapshot['entries'] },
     pauseMs: number,
   ): Promise<void>;
-  /** true: spent now; false: spent before. */
+  /** true: spent now; false: spent before. The ticket's place stays taken until its purchase is answered. */
   spendPass(itemId: string, ticket: number): Promise<boolean>;
+  /** The purchase was not decided (busy): the pass is good again until it expires. */
   givePassBack(itemId: string, ticket: number, expiresAt: number): Promise<void>;
-  /** An order bought through the room: counts toward units left, and lifts a sold-out flag (a unit was there). */
-  countOrder(itemId: string): Promise<void>;
+  /**
+   * An order bought through the room: counts toward units left, frees the ticket's place, and lifts a sold-out flag
+   * (a unit was there).
+   */
+  countOrder(itemId: string, ticket: number): Promise<void>;
+  /** The purchase was answered without an order (sold out, a duplicate): the ticket's place is free. */
+  passFinished(itemId: string, ticket: number): Promise<void>;
   markSoldOut(itemId: string): Promise<void>;
   /** A unit of the room's sale came back (an unpaid order expired): one order fewer, and not sold out. */
   unitBack(itemId: string): Promise<void>;

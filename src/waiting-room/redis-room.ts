@@ -5,7 +5,7 @@ import { defineScripts } from '../infra/lua-scripts';
 import type { RedisClient } from '../infra/redis';
 import type { JoinAnswer, RoomDefinition, RoomSnapshot, RoomStore } from './port';
 
-const LUA = { join: 7, advance: 12, usePass: 2, givePassBack: 2, restore: 7 } as const;
+const LUA = { join: 7, advance: 12, givePassBack: 2, restore: 7 } as const;
 type ScriptName = keyof typeof LUA;
 type ScriptRedis = RedisClient & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
@@ -177,9 +177,15 @@ export class RedisRoomStore implements RoomStore {
     );
   }
 
+  /**
+   * A pass is good for one purchase (its signature, owner, sale and expiry are checked before). Its place stays taken
+   * (the ticket stays among the unfinished admissions) until the purchase is answered: a purchase under way counts
+   * against the units left, so the inlet never admits a visitor for a unit being sold. A pass issued before Redis
+   * lost the room is honoured once after it (the spent set starts empty again); the purchase's one-order-per-user
+   * claim still stands behind it.
+   */
   async spendPass(itemId: string, ticket: number): Promise<boolean> {
-    const k = roomKeys(itemId);
-    return Number(await this.run('usePass', k.used, k.inflight, ticket)) === 1;
+    return (await this.redis.sadd(roomKeys(itemId).used, ticket)) === 1;
   }
 
   async givePassBack(itemId: string, ticket: number, expiresAt: number): Promise<void> {
@@ -187,9 +193,13 @@ export class RedisRoomStore implements RoomStore {
     await this.run('givePassBack', k.used, k.inflight, ticket, expiresAt);
   }
 
-  async countOrder(itemId: string): Promise<void> {
+  async countOrder(itemId: string, ticket: number): Promise<void> {
     const k = roomKeys(itemId);
-    await this.redis.multi().incr(k.ordered).del(k.soldOut).exec();
+    await this.redis.multi().incr(k.ordered).del(k.soldOut).zrem(k.inflight, ticket).exec();
+  }
+
+  async passFinished(itemId: string, ticket: number): Promise<void> {
+    await this.redis.zrem(roomKeys(itemId).inflight, ticket);
   }
 
   async unitBack(itemId: string): Promise<void> {

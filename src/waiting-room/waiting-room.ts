@@ -151,20 +151,20 @@ export class WaitingRoom {
   }
 
   /**
-   * Never throws: the room's bookkeeping must not change the purchase's answer (units left is an estimate, the next
-   * sold-out answer sets the flag again, a pass not given back expires and frees its place).
+   * Never throws: the room's bookkeeping must not change the purchase's answer (units left is an estimate, a pass
+   * not given back expires and frees its place). A `sold_out` answer does not close the room: it may be one segment's
+   * unit the ledger refused (Redis counted one too many, e.g. after a flush), not the sale; the room hears the
+   * stock's own verdict at its next refresh (ViewOptions.soldOutHere).
    */
   private async afterPurchase(room: RoomDefinition, pass: PassClaims, status: string): Promise<void> {
     const { store } = this.deps;
     const moved =
       status === 'ordered'
-        ? store.countOrder(room.itemId)
-        : status === 'sold_out'
-          ? store.markSoldOut(room.itemId)
-          : status === 'busy'
-            ? store.givePassBack(room.itemId, pass.ticket, pass.expiresAt)
-            : undefined;
-    await moved?.catch((err) => this.deps.onBookkeepingError?.(room.itemId, err));
+        ? store.countOrder(room.itemId, pass.ticket)
+        : status === 'busy'
+          ? store.givePassBack(room.itemId, pass.ticket, pass.expiresAt)
+          : store.passFinished(room.itemId, pass.ticket);
+    await moved.catch((err) => this.deps.onBookkeepingError?.(room.itemId, err));
   }
 
   private refused(code: 'pass_required' | 'pass_invalid' | 'pass_not_yours' | 'pass_used', message: string) {

@@ -72,7 +72,11 @@ async function expectQueueKeptAndSaleExact(run: Awaited<ReturnType<typeof crowdW
   expect(new Set(tickets).size).toBe(tickets.length); // nobody admitted twice
   expect(tickets).toEqual([...tickets].sort((a, b) => a - b)); // in join order, across the fault
   expect(tickets.slice(0, run.beforeFault.length)).toEqual(run.beforeFault.map((entry) => entry.ticket));
-  await exactEnd(stack, run.itemId, STOCK, 90_000);
+  await exactEnd(stack, run.itemId, STOCK, 90_000).catch(async (err: Error) => {
+    throw new Error(
+      `${err.message}; visitors: ${JSON.stringify(tally(run.outcomes))}; room: ${await roomState(run.itemId)}`,
+    );
+  });
   // Every visitor heard a final answer; `pass_used` only as the retry of a purchase whose answer was lost (the
   // client gave up waiting on a loaded machine): the first attempt may have ordered, which the database says.
   const lostAnswer = (o: VisitorOutcome) =>
@@ -92,6 +96,26 @@ async function expectQueueKeptAndSaleExact(run: Awaited<ReturnType<typeof crowdW
     JSON.parse(Buffer.from(o.ticket.split('.')[1]!, 'base64url').toString()).tkt;
   for (const o of run.outcomes.filter((o) => buyers.has(o.userId)))
     expect(admitted.has(ticketOf(o))).toBe(true);
+}
+
+/** How many visitors ended each way, for a failing test's message. */
+function tally(outcomes: VisitorOutcome[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const o of outcomes) counts[o.outcome] = (counts[o.outcome] ?? 0) + 1;
+  return counts;
+}
+
+/** The room's counters as Redis holds them, for a failing test's message. */
+async function roomState(itemId: string): Promise<string> {
+  const key = (name: string) => `wr:{r${itemId}}:${name}`;
+  const [soldOut, ordered, waiting, inflight, away] = await Promise.all([
+    redis.get(key('soldout')),
+    redis.get(key('ordered')),
+    redis.zcard(key('waiting')),
+    redis.zcard(key('inflight')),
+    redis.zcard(key('away')),
+  ]);
+  return JSON.stringify({ soldOut, ordered, waiting, inflight, away });
 }
 
 it('an api process killed -9 mid-queue: its visitors carry on through the others', async () => {

@@ -3,6 +3,7 @@
 // sold out reaches the queue, and every refused pass changes nothing.
 import type { Redis } from 'ioredis';
 import { uniformityP } from '../../src/sim/fairness';
+import { homeSegment, segmentKeys } from '../../src/stock/keys';
 import { startServiceProcess, type ServiceProcess } from '../../src/sim/service-process';
 import { stateSnapshot } from '../support/snapshot';
 import { drained, exactEnd, joiningEnv, startStack, waitFor, type TestStack } from '../support/stack';
@@ -165,6 +166,31 @@ describe('sold out reaches the queue', () => {
     );
     expect((await buyWithPass(urls[1]!, itemId, 'gb-2', pass)).body.status).toBe('ordered');
     expect((await admissionLog(redis, itemId)).map((entry) => entry.ticket).slice(0, 3)).toEqual([1, 2, 3]);
+  });
+
+  it('a unit the ledger refuses (Redis counted one too many) does not close the room: the next in line buys', async () => {
+    const { itemId } = await stack.createSale({
+      name: 'phantom unit',
+      stock: 2,
+      segments: 2,
+      admission: { mode: 'fifo', ratePerSec: 50, maxUnfinished: 1 },
+    });
+    // Segment 0 counts a unit its ledger row does not have (as a flush between a take and its commit leaves it):
+    // the second buyer whose home it is takes that unit, and the ledger refuses the order.
+    await redis.incr(segmentKeys(itemId, 0).stock);
+    const atHome0 = users('ph', 40).filter((u) => homeSegment(u, 2) === 0);
+    const buyers = [atHome0[0]!, atHome0[1]!, 'ph-last', 'ph-late'];
+    const tickets: string[] = [];
+    for (const u of buyers) tickets.push((await joinRoom(urls[0]!, itemId, u)).body.ticket as string);
+    const buy = async (i: number) => {
+      const { pass } = await pollUntil(urls[i % 3]!, itemId, tickets[i]!, 'admitted');
+      return (await buyWithPass(urls[i % 3]!, itemId, buyers[i]!, pass)).body.status;
+    };
+    expect(await buy(0)).toBe('ordered');
+    expect(await buy(1)).toBe('sold_out'); // that unit was never there
+    expect(await buy(2)).toBe('ordered'); // segment 1's unit: the room stayed open for the next in line
+    await pollUntil(urls[1]!, itemId, tickets[3]!, 'sold_out');
+    await exactEnd(stack, itemId, 2);
   });
 
   it('tells a visitor early that their place is beyond the units left', async () => {

@@ -104,6 +104,21 @@ describe('SoldOutMemory after a quiet spell, and after a unit was taken', () => 
     expect(memory.soldOut('1')).toBeUndefined();
     expect([...memory.emptySegments('1')]).toEqual([2]); // only the item's answer, not what it knows of segments
   });
+
+  test('an observer reading on a timer (seenSoldOut) never takes the recheck from a buyer, nor keeps it alive', () => {
+    jest.useFakeTimers({ now: 3_000_000 });
+    const memory = new SoldOutMemory(250);
+    memory.markSoldOut('1');
+    expect(memory.seenSoldOut('1')).toBe(true);
+    jest.setSystemTime(3_000_000 + 300); // expired: the next buyer should be the one sent to look again
+    for (let i = 0; i < 5; i++) expect(memory.seenSoldOut('1')).toBe(false);
+    expect(memory.soldOut('1')).toBeUndefined(); // this buyer looks…
+    expect(memory.soldOut('1')).toBe(true); // …the others keep the old answer meanwhile
+    jest.setSystemTime(3_000_000 + 300 + 600); // the look found nothing: however often the observer read meanwhile
+    expect(memory.seenSoldOut('1')).toBe(false);
+    expect(memory.soldOut('1')).toBeUndefined();
+    expect(memory.soldOut('1')).toBeUndefined(); // dropped: every buyer asks
+  });
 });
 
 describe('loadConfig', () => {
