@@ -1,6 +1,7 @@
 /**
  * What a waiting crowd costs: status polls of a sale's waiting room (GET /sales/:itemId/waiting-room, the ticket in
- * `Waiting-Room-Ticket`) against a bare express endpoint reading the same request, in the same run.
+ * `Waiting-Room-Ticket`) against a bare express endpoint reading the same request, in the same run, and against the
+ * floor under any Node answer: node:http alone answering a fixed JSON of a status answer's size.
  *   npm run bench:room                                  (tsx bench/room-status.ts)
  *   BENCH_ROOM_PROF=<dir> npm run bench:room            also a CPU profile of the api process, summarised
  *   sizes: BENCH_ROOM_VISITORS (20000), BENCH_ROUNDS (3), BENCH_DURATION_S (5), BENCH_WARMUP_S (2),
@@ -9,20 +10,23 @@
  *          BENCH_JOIN_CONNECTIONS (32), BENCH_TIME_LIMIT_S (900)
  *
  * Everything runs privately on 127.0.0.1: a redis-server, a PostgreSQL, the service as real child processes (broker,
- * one api process with the worker role, relay, consumer) and the bare express app in a child of its own; the load
- * generator runs in this process. The sale's room admits one visitor in the whole run (fifo, 0.001/s, at most one
- * unfinished admission, a pass that outlives the run), so every other visitor stays waiting.
+ * one api process with the worker role, relay, consumer), and a child of its own holding the bare express app and
+ * the bare node:http server (one driven at a time, so the child's CPU is that one's); the load generator runs in
+ * this process. The sale's room admits one visitor in the whole run (fifo, 0.001/s, at most one unfinished
+ * admission, a pass that outlives the run), so every other visitor stays waiting.
  *
  * 1. BENCH_ROOM_VISITORS distinct visitors join (POST /sales/:itemId/waiting-room); their tickets are kept.
- * 2. Saturation, BENCH_ROUNDS rounds alternating the two targets (order rotated each round): BENCH_CONNECTIONS
+ * 2. Saturation, BENCH_ROUNDS rounds alternating the three targets (order rotated each round): BENCH_CONNECTIONS
  *    autocannon connections, pipelining 1, each request a different visitor's ticket, BENCH_WARMUP_S discarded then
  *    BENCH_DURATION_S measured. Figures: answers/s, p99, and the CPU per answer of the process answering (the api's
- *    process tree, or the express child's) from /proc; ratios against express of the same round, then the median.
+ *    process tree, or the child's) from /proc; ratios against express (and node:http) of the same round, then the
+ *    median.
  * 3. The crowd held: every visitor polls once per BENCH_POLL_INTERVAL_MS (20,000 polls/s by default) for
  *    BENCH_HOLD_S, on BENCH_HOLD_CONNECTIONS keep-alive connections, open model: poll i is due at start + i/rate
  *    whatever happened before it, and its latency counts from when it was due (a server that falls behind shows it
  *    in the latency and in the backlog, rather than slowing the crowd down). The same crowd at the bare express app
- *    after it. Figures: polls/s answered, the cores the api kept busy, CPU per poll, p50/p99 and the backlog left.
+ *    and at bare node:http after it. Figures: polls/s answered, the cores the answering process kept busy, CPU per
+ *    poll, p50/p99 and the backlog left.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -96,6 +100,8 @@ const settings = {
 interface Stack {
   apiUrl: string;
   expressUrl: string;
+  /** The floor: node:http alone answering a fixed status-sized JSON (in the express child, driven on its own). */
+  nodeUrl: string;
   adminToken: string;
   /** The process trees measured: the api process (api+worker roles), the express child, redis-server. */
   pids: () => { api: number[]; express: number[]; redis: number[] };
@@ -126,6 +132,7 @@ async function startStack(cleanup: Cleanup): Promise<Stack> {
   return {
     apiUrl: service.urls[0],
     expressUrl: express.url,
+    nodeUrl: express.nodeUrl,
     adminToken,
     pids: () => {
       const table = procTable();
@@ -231,7 +238,7 @@ function ticketRequests(tickets: string[], offset: number): autocannon.Request[]
 // ---------------------------------------------------------------------------------------------------------------
 // Saturation: alternated rounds
 
-type TargetName = 'room status' | 'bare express';
+type TargetName = 'room status' | 'bare express' | 'bare node:http';
 
 interface Target {
   name: TargetName;
@@ -306,6 +313,8 @@ interface RoundRatios {
   /** room status CPU per answer ÷ bare express CPU per answer. */
   cpuPerAnswer: number;
   p99: number;
+  /** room status CPU per answer ÷ the bare node:http floor's. */
+  cpuVsFloor: number;
 }
 
 async function saturation(stack: Stack, targets: Target[], itemId: string, tickets: string[]) {
@@ -319,11 +328,13 @@ async function saturation(stack: Stack, targets: Target[], itemId: string, ticke
     windows.push(...inRound);
     const room = inRound.find((w) => w.target === 'room status')!;
     const bare = inRound.find((w) => w.target === 'bare express')!;
+    const floor = inRound.find((w) => w.target === 'bare node:http')!;
     ratios.push({
       round,
       reqPerSec: room.reqPerSec / bare.reqPerSec,
       cpuPerAnswer: room.cpuMsPerAnswer / bare.cpuMsPerAnswer,
       p99: room.p99Ms / bare.p99Ms,
+      cpuVsFloor: room.cpuMsPerAnswer / floor.cpuMsPerAnswer,
     });
     for (const w of inRound) console.log(windowLine(w));
     console.log(`    ratio: ${ratioLine(ratios[ratios.length - 1])}`);
@@ -547,7 +558,7 @@ function odd(counts: Record<string, number>, errors: number): string {
 
 function windowLine(w: Window): string {
   return (
-    `    ${w.target.padEnd(12)} req/s ${whole(w.reqPerSec).padStart(7)}  p50 ${fixed(w.p50Ms, 1)} ms ` +
+    `    ${w.target.padEnd(14)} req/s ${whole(w.reqPerSec).padStart(7)}  p50 ${fixed(w.p50Ms, 1)} ms ` +
     `p99 ${fixed(w.p99Ms, 1)} ms  cpu ms/answer ${fixed(w.cpuMsPerAnswer, 4)} (${fixed(w.cores)} cores; ` +
     `redis ${fixed(w.redisMsPerAnswer, 4)}, load generator ${fixed(w.loadGeneratorMsPerAnswer, 4)})  ` +
     `non-200: ${odd(w.statusCounts, w.errors)}`
@@ -557,16 +568,17 @@ function windowLine(w: Window): string {
 function ratioLine(r: Omit<RoundRatios, 'round'>): string {
   return (
     `room status ${fixed(r.reqPerSec)}× bare express req/s (goal ≥ ${GOAL_VS_EXPRESS}×), ` +
-    `${fixed(r.cpuPerAnswer)}× its CPU per answer, ${fixed(r.p99)}× its p99`
+    `${fixed(r.cpuPerAnswer)}× its CPU per answer, ${fixed(r.p99)}× its p99; ` +
+    `${fixed(r.cpuVsFloor)}× the CPU per answer of bare node:http (the floor)`
   );
 }
 
 function heldLines(h: Held): string[] {
   return [
-    `  ${h.target.padEnd(12)} ${whole(h.answeredPerSec)} polls/s answered of ${whole(h.ratePerSec)} due ` +
+    `  ${h.target.padEnd(14)} ${whole(h.answeredPerSec)} polls/s answered of ${whole(h.ratePerSec)} due ` +
       `(${whole(h.answered)} of ${whole(h.due)}; backlog ${whole(h.backlog)})  p50 ${fixed(h.p50Ms, 1)} ms ` +
       `p99 ${fixed(h.p99Ms, 1)} ms max ${fixed(h.maxMs, 0)} ms`,
-    `  ${''.padEnd(12)} ${h.target === 'room status' ? 'api' : 'express'} ${fixed(h.cores)} cores busy, ` +
+    `  ${''.padEnd(14)} ${h.target === 'room status' ? 'api' : 'child'} ${fixed(h.cores)} cores busy, ` +
       `${fixed(h.cpuMsPerPoll, 4)} cpu ms/poll (→ ${fixed((h.cpuMsPerPoll * h.ratePerSec) / 1000)} cores for ` +
       `${whole(h.ratePerSec)}/s); redis ${fixed(h.redisCores)} cores; load generator ` +
       `${fixed(h.loadGeneratorCores)} cores; non-200: ${odd(h.statusCounts, h.errors)}`,
@@ -601,6 +613,7 @@ async function main(): Promise<void> {
     const targets: Target[] = [
       { name: 'room status', url: stack.apiUrl, own: 'api' },
       { name: 'bare express', url: stack.expressUrl, own: 'express' },
+      { name: 'bare node:http', url: stack.nodeUrl, own: 'express' },
     ];
     if (settings.profileDir) for (const pid of stack.servicePids) process.kill(pid, PROFILE_START_SIGNAL);
 
@@ -612,14 +625,15 @@ async function main(): Promise<void> {
     const summary = {
       reqPerSec: median(ratios.map((r) => r.reqPerSec)),
       cpuPerAnswer: median(ratios.map((r) => r.cpuPerAnswer)),
+      cpuVsFloor: median(ratios.map((r) => r.cpuVsFloor)),
       p99: median(ratios.map((r) => r.p99)),
     };
     const medianOf = (name: TargetName, pick: (w: Window) => number) =>
       median(windows.filter((w) => w.target === name).map(pick));
     console.log(`\nsummary: median over ${settings.rounds} rounds`);
-    for (const name of ['room status', 'bare express'] as const)
+    for (const name of ['room status', 'bare express', 'bare node:http'] as const)
       console.log(
-        `  ${name.padEnd(12)} req/s ${whole(medianOf(name, (w) => w.reqPerSec))}  p99 ` +
+        `  ${name.padEnd(14)} req/s ${whole(medianOf(name, (w) => w.reqPerSec))}  p99 ` +
           `${fixed(
             medianOf(name, (w) => w.p99Ms),
             1,

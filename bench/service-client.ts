@@ -2,7 +2,7 @@
 // figure is compared with (in this process or a child of its own), sales created through the admin route, crowds of
 // never-seen buyers, the pipeline's drain, sizes from the environment, and stopping what a run started.
 import { fork, type ChildProcess } from 'node:child_process';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import autocannon from 'autocannon';
 import express from 'express';
 import { STRATEGY_NAMES, type StrategyName } from '../src/config';
@@ -25,15 +25,46 @@ export function startBareExpress(): Promise<Server> {
   });
 }
 
+/**
+ * The floor under any Node answer: node:http alone answering a waiting-room poll's path with a fixed JSON of a
+ * status answer's size (no routing, no middleware, no work), reading the same header.
+ */
+export function startBareNodeHttp(): Promise<Server> {
+  const body = JSON.stringify({
+    state: 'waiting',
+    position: 12345,
+    ahead: 12344,
+    serving: 1,
+    padding: 'x'.repeat(90),
+  });
+  const server = createServer((req, res) => {
+    const ticketChars = req.headers['waiting-room-ticket']?.length ?? 0;
+    res.writeHead(ticketChars ? 200 : 400, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
 export function urlOf(server: Server): string {
   const address = server.address();
   if (typeof address !== 'object' || !address) throw new Error('server has no TCP address');
   return `http://127.0.0.1:${address.port}`;
 }
 
-/** The express child's part: the bare express app, its URL sent to the parent. */
+/**
+ * The express child's part: the bare express app and the bare node:http floor (only one is driven at a time, so the
+ * child's CPU is that one's), their URLs sent to the parent.
+ */
 export function runExpressChild(): void {
-  void startBareExpress().then((server) => process.send!({ url: urlOf(server) }));
+  void Promise.all([startBareExpress(), startBareNodeHttp()]).then(([express, node]) =>
+    process.send!({ url: urlOf(express), nodeUrl: urlOf(node) }),
+  );
   // The parent disconnects to say "done", and also when it dies: nothing is left running.
   process.once('disconnect', () => process.exit(0));
 }
@@ -45,10 +76,10 @@ export function runExpressChild(): void {
 export function startExpressChild(
   script: string,
   flag: string,
-): Promise<{ child: ChildProcess; url: string }> {
+): Promise<{ child: ChildProcess; url: string; nodeUrl: string }> {
   const child = fork(script, [flag], { execArgv: process.execArgv });
   return new Promise((resolve, reject) => {
-    child.once('message', (message) => resolve({ child, url: (message as { url: string }).url }));
+    child.once('message', (message) => resolve({ child, ...(message as { url: string; nodeUrl: string }) }));
     child.once('exit', (code) => reject(new Error(`express child exited (${code}) before it was ready`)));
   });
 }

@@ -19,7 +19,7 @@ import {
 } from './guards';
 import { itemParams, newSaleBody, orderParams, parseInput, payBody, payBodyWithToken } from './validation';
 import { isSeckillRequest, seckillRoute } from './seckill-route';
-import { isWaitingRoomRequest, waitingRoomRoute } from './waiting-room-route';
+import { waitingRoomItem, waitingRoomRoute } from './waiting-room-route';
 import { admissionSettings } from '../waiting-room/settings';
 import { AppError, itemNotFound, orderNotFound } from '../errors';
 import type { Sale } from '../orders/sales';
@@ -53,8 +53,9 @@ export function createHttpListener(deps: AppDeps): RequestListener {
   const room = waitingRoomRoute({ ...deps, sales: deps.purchase.sales, room: deps.purchase.room });
   const app = createApp(deps);
   return (req, res) => {
-    if (isSeckillRequest(req)) void seckill(req, res);
-    else if (isWaitingRoomRequest(req)) void room(req, res);
+    if (isSeckillRequest(req)) return void seckill(req, res);
+    const roomItemId = waitingRoomItem(req);
+    if (roomItemId !== undefined) void room(req, res, roomItemId);
     else app(req, res);
   };
 }

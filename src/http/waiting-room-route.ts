@@ -20,34 +20,40 @@ export interface WaitingRoomRouteDeps {
 const ROOM_PATH = /^\/sales\/([^/?]*)\/waiting-room\/?(\?|$)/;
 export const TICKET_HEADER = 'waiting-room-ticket';
 
-/** The requests these routes answer: POST (join) and GET (status) of /sales/:itemId/waiting-room. */
-export const isWaitingRoomRequest = (req: IncomingMessage): boolean =>
-  (req.method === 'POST' || req.method === 'GET') && ROOM_PATH.test(req.url ?? '');
+/**
+ * The requests these routes answer, POST (join) and GET (status) of /sales/:itemId/waiting-room: the path's item id
+ * as sent (not yet decoded or checked), undefined for any other request.
+ */
+export function waitingRoomItem(req: IncomingMessage): string | undefined {
+  if (req.method !== 'POST' && req.method !== 'GET') return undefined;
+  return ROOM_PATH.exec(req.url ?? '')?.[1];
+}
 
 export function waitingRoomRoute(deps: WaitingRoomRouteDeps) {
   const buyerOf = buyerVerifier(deps.buyerAuth);
   const schema = deps.buyerAuth.mode === 'token' ? joinBodyWithToken : joinBody;
 
-  const saleOf = (req: IncomingMessage) => {
-    const { itemId } = parseInput(itemParams, { itemId: decodeURIComponent(ROOM_PATH.exec(req.url!)![1]!) });
+  const saleOf = (pathItemId: string) => {
+    const { itemId } = parseInput(itemParams, { itemId: decodeURIComponent(pathItemId) });
     return deps.sales.get(itemId);
   };
 
-  const join = async (req: IncomingMessage) => {
+  const join = async (req: IncomingMessage, pathItemId: string) => {
     const subject = await buyerOf(req.headers.authorization);
     const body = parseInput(schema, await readJsonBody(req, deps.maxBodyBytes));
-    return deps.room.join(await saleOf(req), actingUser(subject, body.userId));
+    return deps.room.join(await saleOf(pathItemId), actingUser(subject, body.userId));
   };
 
-  const status = async (req: IncomingMessage) => {
+  const status = async (req: IncomingMessage, pathItemId: string) => {
     const ticket = parseInput(ticketHeader, req.headers[TICKET_HEADER]);
-    return deps.room.statusOf(await saleOf(req), ticket);
+    return deps.room.statusOf(await saleOf(pathItemId), ticket);
   };
 
-  // Never rejects: every error becomes an answer.
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  // Never rejects: every error becomes an answer. `pathItemId`: waitingRoomItem's answer for this request.
+  return async (req: IncomingMessage, res: ServerResponse, pathItemId: string): Promise<void> => {
     try {
-      sendJson(res, 200, req.method === 'POST' ? await join(req) : await status(req));
+      const answer = req.method === 'POST' ? await join(req, pathItemId) : await status(req, pathItemId);
+      sendJson(res, 200, answer);
     } catch (err) {
       await answerError(req, res, err, deps.log);
     }

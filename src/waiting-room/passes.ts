@@ -1,8 +1,9 @@
 // Tickets and admission passes: HS256 JWTs (jose), so any api process can check what another handed out and a
 // restored room can take its visitors back from what they hold. A ticket says who waits for which sale at which
 // number; a pass says that ticket was admitted, until when. Neither can be forged without the key.
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { AppError, type ErrorCode } from '../errors';
 
 export interface TicketClaims {
@@ -19,6 +20,10 @@ type Kind = 'ticket' | 'pass';
 
 /** Tickets outlive any sale a visitor waits for; what they grant is checked against the room each time. */
 const TICKET_TTL_SEC = 7 * 24 * 3600;
+/** Tickets one process remembers as verified: a waiting crowd of this size polls with no signature check. */
+const VERIFIED_TICKETS = 100_000;
+
+type Verified = TicketClaims & { exp: number };
 
 /**
  * The room's key is derived from the admin token, which every api process of one service shares already (and whose
@@ -29,7 +34,18 @@ export function roomKey(adminToken: string): Uint8Array {
 }
 
 export class RoomPasses {
-  constructor(private readonly key: Uint8Array) {}
+  /** Made once: handed raw bytes, jose would build a KeyObject on every sign and verify. */
+  private readonly key: KeyObject;
+  /**
+   * A waiting visitor polls with the same ticket every second, and its signature check was the largest part of a
+   * poll's own CPU. Keyed by the whole token, so a hit is a token this process verified, byte for byte; its expiry
+   * is checked on every hit.
+   */
+  private readonly verifiedTickets = new LRUCache<string, Verified>({ max: VERIFIED_TICKETS });
+
+  constructor(key: Uint8Array) {
+    this.key = createSecretKey(key);
+  }
 
   ticket(claims: TicketClaims): Promise<string> {
     return this.sign('ticket', claims, Math.floor(Date.now() / 1000) + TICKET_TTL_SEC);
@@ -39,8 +55,12 @@ export class RoomPasses {
     return this.sign('pass', claims, Math.floor(claims.expiresAt / 1000));
   }
 
-  readTicket(token: string): Promise<TicketClaims> {
-    return this.read('ticket', token, 'ticket_invalid', 'ticket_invalid');
+  async readTicket(token: string): Promise<TicketClaims> {
+    const known = this.verifiedTickets.get(token);
+    if (known && known.exp * 1000 > Date.now()) return known;
+    const claims = await this.read('ticket', token, 'ticket_invalid', 'ticket_invalid');
+    this.verifiedTickets.set(token, claims);
+    return claims;
   }
 
   async readPass(token: string): Promise<PassClaims> {
@@ -56,12 +76,7 @@ export class RoomPasses {
       .sign(this.key);
   }
 
-  private async read(
-    kind: Kind,
-    token: string,
-    invalid: ErrorCode,
-    expired: ErrorCode,
-  ): Promise<TicketClaims & { exp: number }> {
+  private async read(kind: Kind, token: string, invalid: ErrorCode, expired: ErrorCode): Promise<Verified> {
     let payload: Record<string, unknown>;
     try {
       // Pinning the algorithm refuses "alg: none" and any other algorithm a forger might pick.

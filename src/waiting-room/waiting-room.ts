@@ -1,8 +1,9 @@
 // The waiting room, start to finish: a visitor joins (one ticket per user and sale) → polls their status, answered
 // from this process's copy of the room (position, people ahead, the serving number, an estimated wait, sold out) →
 // once the inlet has admitted their ticket, the status carries a signed pass → the purchase spends the pass (once)
-// and its answer moves the room: ordered counts toward units left, sold out tells the whole queue, busy gives the
-// pass back. Redis keys and scripts stay behind RoomStore (redis-room.ts); the copy is room-view.ts.
+// and its answer moves the room: ordered counts toward units left, busy gives the pass back, any answer frees the
+// place (sold out reaches the queue from the stock's own verdict, at the next refresh). Redis keys and scripts stay
+// behind RoomStore (redis-room.ts); the copy is room-view.ts.
 import { AppError } from '../errors';
 import type { PassClaims, RoomPasses, TicketClaims } from './passes';
 import type { RoomDefinition, RoomStore } from './port';
