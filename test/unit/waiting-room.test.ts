@@ -1,8 +1,9 @@
 // The waiting room's pure logic: what a ticket's holder is told from a process's copy of the room, and the seeded
-// shuffle of a pre-queue.
+// shuffle of a pre-queue, and the tickets a process remembers as verified.
 import type { RoomDefinition } from '../../src/waiting-room/port';
 import { RoomView, seededFraction, shuffledPositions } from '../../src/waiting-room/room-view';
 import { admissionSettings } from '../../src/waiting-room/settings';
+import { roomKey, RoomPasses } from '../../src/waiting-room/passes';
 import { statusOf } from '../../src/waiting-room/waiting-room';
 
 const NOW = 1_800_000_000_000;
@@ -89,5 +90,29 @@ describe('the pre-queue shuffle', () => {
     const fractions = Array.from({ length: 1000 }, (_, i) => seededFraction('x', i + 1));
     expect(Math.min(...fractions)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...fractions)).toBeLessThan(1);
+  });
+});
+
+describe('tickets remembered as verified', () => {
+  afterEach(() => jest.useRealTimers());
+  const passes = () => new RoomPasses(roomKey('unit-test-admin-token'));
+  const claims = { userId: 'alice', itemId: '7', ticket: 3 };
+
+  it('a ticket read twice says the same; a changed byte is still refused', async () => {
+    const room = passes();
+    const token = await room.ticket(claims);
+    expect(await room.readTicket(token)).toMatchObject(claims);
+    expect(await room.readTicket(token)).toMatchObject(claims);
+    const forged = token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA');
+    await expect(room.readTicket(forged)).rejects.toMatchObject({ code: 'ticket_invalid' });
+  });
+
+  it('a remembered ticket past its expiry is refused', async () => {
+    jest.useFakeTimers({ now: NOW, doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    const room = passes();
+    const token = await room.ticket(claims);
+    expect(await room.readTicket(token)).toMatchObject(claims);
+    jest.setSystemTime(NOW + 8 * 24 * 3600 * 1000); // tickets live 7 days
+    await expect(room.readTicket(token)).rejects.toMatchObject({ code: 'ticket_invalid' });
   });
 });
