@@ -7,7 +7,8 @@
  *   sizes: BENCH_ROOM_VISITORS (20000), BENCH_ROUNDS (3), BENCH_DURATION_S (5), BENCH_WARMUP_S (2),
  *          BENCH_CONNECTIONS (64), BENCH_HOLD_S (20), BENCH_HOLD_CONNECTIONS (256), BENCH_POLL_INTERVAL_MS (1000;
  *          a comma list holds the crowd once per interval),
- *          BENCH_JOIN_CONNECTIONS (32), BENCH_TIME_LIMIT_S (900)
+ *          BENCH_JOIN_CONNECTIONS (32), BENCH_TIME_LIMIT_S (900), BENCH_ROOM_API_WORKERS (unset: one api process;
+ *          n: `serve --workers n`, n api processes sharing the port, each with its own copy of the room)
  *
  * Everything runs privately on 127.0.0.1: a redis-server, a PostgreSQL, the service as real child processes (broker,
  * one api process with the worker role, relay, consumer), and a child of its own holding the bare express app and
@@ -90,6 +91,7 @@ const settings = {
   /** A comma list: the crowd is held once per interval (e.g. 1000,4000: once a second, then once every 4 s). */
   pollIntervalsMs: positiveInts('BENCH_POLL_INTERVAL_MS', [1000]),
   joinConnections: positiveInt('BENCH_JOIN_CONNECTIONS', 32),
+  apiWorkers: process.env.BENCH_ROOM_API_WORKERS ? positiveInt('BENCH_ROOM_API_WORKERS', 1) : undefined,
   timeLimitSec: positiveInt('BENCH_TIME_LIMIT_S', 900),
   profileDir: process.env.BENCH_ROOM_PROF ? path.resolve(process.env.BENCH_ROOM_PROF) : undefined,
 };
@@ -126,6 +128,7 @@ async function startStack(cleanup: Cleanup): Promise<Stack> {
     env: serviceEnv({ databaseUrl, redisUrl: redis.address, adminToken }, settings.profileDir),
     brokerDataDir,
     entry: settings.profileDir ? __filename : undefined,
+    serveArgs: settings.apiWorkers ? ['--workers', String(settings.apiWorkers)] : undefined,
   });
   cleanup.add('service processes', () => service.stop()); // SIGTERM: profiles are written at exit
   const roots = { api: service.apis[0].pid!, express: express.child.pid!, redis: redis.pid()! };
