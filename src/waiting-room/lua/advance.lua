@@ -78,7 +78,8 @@ end
 local soldOut = redis.call('EXISTS', KEYS[7]) == 1
 local ordered = tonumber(redis.call('GET', KEYS[8]) or '0')
 if now >= startsAt and not paused and not soldOut then
-  local unitsLeft = tonumber(cfg[9]) - ordered - redis.call('ZCARD', KEYS[5])
+  local unfinished = redis.call('ZCARD', KEYS[5])
+  local unitsLeft = tonumber(cfg[9]) - ordered - unfinished
   local allowed = math.min(redis.call('ZCARD', KEYS[3]), tonumber(ARGV[4]), unitsLeft)
   local tokens = 0
   if rate > 0 then
@@ -89,7 +90,7 @@ if now >= startsAt and not paused and not soldOut then
     allowed = math.min(allowed, math.floor(tokens))
   end
   if cap > 0 then
-    allowed = math.min(allowed, cap - redis.call('ZCARD', KEYS[5]))
+    allowed = math.min(allowed, cap - unfinished)
   end
   local admittedNow, skipped = 0, 0
   while admittedNow < allowed and skipped < tonumber(ARGV[6]) and redis.call('ZCARD', KEYS[3]) > 0 do
