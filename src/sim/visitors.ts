@@ -26,10 +26,9 @@ export const ADMISSION_DEFAULTS = {
   /**
    * The room's inlet. No rate: the cap on unfinished admissions meters it (a purchase answered lets the next one
    * in), so it goes as fast as buyers buy, and the status's estimated wait is the pace the room was watched at.
-   * fifo's cap is small because admitted visitors race for the last units (the inlet admits up to the cap whatever
-   * is left), so the cap bounds how far from arrival order the end of the line can go; the lottery's draw does not
-   * depend on it, and has a cap of its own (20 there let so many purchases run at once that the purchase p99 behind
-   * the lottery was no lower than without a room).
+   * Both caps are small: a few purchases under way at once keep up with the buyers, and many would undo what the
+   * room is for (a cap of 20 let so many purchases run at once that the purchase p99 behind the lottery was no lower
+   * than without a room).
    */
   ratePerSec: 0,
   maxUnfinished: 5,

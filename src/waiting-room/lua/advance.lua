@@ -2,9 +2,8 @@
 -- admits as many waiting visitors as the room's rate (a token bucket whose burst is one refresh period's worth), its
 -- cap on admitted-but-unfinished visitors and the units left allow (never more unfinished admissions, passes unspent
 -- or purchases under way, than units not yet ordered: admitted visitors do not race for the last units, and nobody is
--- admitted to a sold-out sale), then
--- answers what the process copies: the counters and the admission log from the caller's cursor. Atomic, so however
--- many processes run it the rate holds.
+-- admitted to a sold-out sale), then answers what the process copies: the counters and the admission log from the
+-- caller's cursor. Atomic, so however many processes run it the rate holds.
 -- fifo admits the lowest score (the shuffled pre-queue, then arrival order); random draws the k-th admission's
 -- visitor by rank from a fraction of sha1(seed:k): each waiting visitor equally likely, reproducible from the seed.
 -- Nobody is admitted while the room is being restored or says sold out; a unit given back (an unpaid order expired)
