@@ -49,10 +49,24 @@ export function waitingRoomRoute(deps: WaitingRoomRouteDeps) {
     return deps.room.statusOf(await saleOf(pathItemId), ticket);
   };
 
+  /**
+   * A waiting visitor's poll answered with no await when the sale, the ticket (verified before, so its header was
+   * checked then) and the room's copy are all in this process's memory; undefined: `status` does it all.
+   */
+  const statusFromMemory = (req: IncomingMessage, pathItemId: string) => {
+    const ticket = req.headers[TICKET_HEADER];
+    if (typeof ticket !== 'string') return undefined;
+    const sale = deps.sales.cached(pathItemId);
+    return sale && deps.room.statusFromMemory(sale, ticket);
+  };
+
   // Never rejects: every error becomes an answer. `pathItemId`: waitingRoomItem's answer for this request.
   return async (req: IncomingMessage, res: ServerResponse, pathItemId: string): Promise<void> => {
     try {
-      const answer = req.method === 'POST' ? await join(req, pathItemId) : await status(req, pathItemId);
+      const answer =
+        req.method === 'POST'
+          ? await join(req, pathItemId)
+          : (statusFromMemory(req, pathItemId) ?? (await status(req, pathItemId)));
       sendJson(res, 200, answer);
     } catch (err) {
       await answerError(req, res, err, deps.log);

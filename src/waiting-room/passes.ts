@@ -55,9 +55,15 @@ export class RoomPasses {
     return this.sign('pass', claims, Math.floor(claims.expiresAt / 1000));
   }
 
-  async readTicket(token: string): Promise<TicketClaims> {
+  /** A ticket this process verified before and that has not expired since; undefined: readTicket must look. */
+  knownTicket(token: string): TicketClaims | undefined {
     const known = this.verifiedTickets.get(token);
-    if (known && known.exp * 1000 > Date.now()) return known;
+    return known && known.exp * 1000 > Date.now() ? known : undefined;
+  }
+
+  async readTicket(token: string): Promise<TicketClaims> {
+    const known = this.knownTicket(token);
+    if (known) return known;
     const claims = await this.read('ticket', token, 'ticket_invalid', 'ticket_invalid');
     this.verifiedTickets.set(token, claims);
     return claims;

@@ -133,9 +133,16 @@ export function seededFraction(seed: string, n: number): number {
   return parseInt(createHash('sha1').update(`${seed}:${n}`).digest('hex').slice(0, 13), 16) / 2 ** 52;
 }
 
+/** A room's copy and its first refresh (isReady once that is done: polls may then be answered without waiting). */
+interface ViewEntry {
+  view: RoomView;
+  ready: Promise<void>;
+  isReady: boolean;
+}
+
 /** The rooms this process serves, each refreshed on one timer. */
 export class RoomViews {
-  private readonly views = new Map<string, { view: RoomView; ready: Promise<void> }>();
+  private readonly views = new Map<string, ViewEntry>();
   private timer?: NodeJS.Timeout;
   private refreshing = false;
 
@@ -149,12 +156,25 @@ export class RoomViews {
     let entry = this.views.get(room.itemId);
     if (!entry) {
       const view = new RoomView(room);
-      entry = { view, ready: this.refresh(view) };
+      const created: ViewEntry = {
+        view,
+        ready: this.refresh(view).then(() => void (created.isReady = true)),
+        isReady: false,
+      };
+      entry = created;
       this.views.set(room.itemId, entry);
       this.timer ??= setInterval(() => void this.refreshAll(), this.options.refreshMs);
     }
     entry.view.lastUsed = Date.now();
     await entry.ready;
+    return entry.view;
+  }
+
+  /** This process's copy of the room if it has been refreshed already (no waiting): a status poll's fast path. */
+  readyView(itemId: string): RoomView | undefined {
+    const entry = this.views.get(itemId);
+    if (!entry?.isReady) return undefined;
+    entry.view.lastUsed = Date.now();
     return entry.view;
   }
 
