@@ -178,17 +178,20 @@ export class RedisSegmentedStock implements StockStrategy {
    */
   private async soldOutOrBusy(sale: SaleStock, deadline: number): Promise<TakeResult | undefined> {
     for (let look = 0; ; look++) {
-      const segments = await Promise.all(
-        Array.from({ length: sale.segments }, (_, s) =>
-          this.scripts.readSegment(segmentKeys(sale.itemId, s)),
-        ),
-      );
+      const segments = await this.readSegments(sale);
       if (segments.some((segment) => segment.counter === undefined || segment.counter > 0)) return undefined;
       if (!segments.some((segment) => segment.inFlight > 0)) return this.declareSoldOut(sale.itemId);
       const wait = Math.min(HELD_RECHECK_MS * 2 ** look, HELD_RECHECK_MAX_MS, deadline - Date.now());
       if (wait <= 0) return { kind: 'busy' };
       await sleep(wait);
     }
+  }
+
+  /** One consistent look at each segment, indexed by segment number. */
+  private readSegments(sale: SaleStock) {
+    return Promise.all(
+      Array.from({ length: sale.segments }, (_, s) => this.scripts.readSegment(segmentKeys(sale.itemId, s))),
+    );
   }
 
   private async declareSoldOut(itemId: string): Promise<TakeResult> {
@@ -289,10 +292,7 @@ export class RedisSegmentedStock implements StockStrategy {
       return { rebuilt: 0, corrected: 0 };
     }
     try {
-      const segments = Array.from({ length: sale.segments }, (_, s) => s);
-      const states = await Promise.all(
-        segments.map((s) => this.scripts.readSegment(segmentKeys(sale.itemId, s))),
-      );
+      const states = await this.readSegments(sale);
       const ledger = await this.ledger.segments(sale.itemId);
       const rebuilt: number[] = [];
       let corrected = 0;
