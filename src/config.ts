@@ -92,6 +92,11 @@ const envSchema = z
      * item serialise on its ledger rows anyway, and one at a time they grow (fewer transactions: bench:cpu).
      */
     ORDER_BATCH_CONCURRENCY: int(1, 1),
+    /**
+     * An order still queued after this long (behind a batch stalled on a failover or a synchronous standby) is answered
+     * 503 busy and its unit goes back: buyers hear within their patience, not after they have given up.
+     */
+    ORDER_QUEUE_WAIT_MS: int(1000, 10),
     /** How long a commit whose reply was lost is chased (read back) before the sweeper is left to settle it. */
     ORDER_RESOLVE_TIMEOUT_MS: int(10_000, 100),
     /** Batches in a row finding PostgreSQL away (no or a broken connection) before purchases answer busy at once… */
@@ -168,6 +173,7 @@ export interface Config {
       lingerMs: number;
       maxQueued: number;
       concurrency: number;
+      maxQueueWaitMs: number;
       resolveTimeoutMs: number;
       breaker: { failures: number; halfOpenAfterMs: number };
     };
@@ -245,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         lingerMs: e.ORDER_BATCH_LINGER_MS,
         maxQueued: e.ORDER_QUEUE_MAX,
         concurrency: e.ORDER_BATCH_CONCURRENCY,
+        maxQueueWaitMs: e.ORDER_QUEUE_WAIT_MS,
         resolveTimeoutMs: e.ORDER_RESOLVE_TIMEOUT_MS,
         breaker: { failures: e.DB_BREAKER_FAILURES, halfOpenAfterMs: e.DB_BREAKER_HALF_OPEN_MS },
       },

@@ -11,6 +11,10 @@
 // While the database cannot be reached (a failover, a restart) a circuit breaker fails batches at once, and
 // placeOrder asks `accepting()` before it takes a unit: buyers hear "busy" instead of waiting on dead connections
 // (and instead of holding units that would read as sold out to everyone else until the database is back).
+// Nor does an order wait in the queue behind a stalled batch (a COMMIT waiting for a synchronous standby, a
+// connection attempt to a node that is gone) for longer than maxQueueWaitMs: it is answered "busy" with its unit
+// back, within the buyer's patience, rather than answered after the buyer has given up and asked again (and heard
+// "duplicate" about a purchase still holding its claim).
 // cockatiel 3: its 4.x needs Node 22 and ESM.
 import {
   circuitBreaker,
@@ -52,6 +56,8 @@ export interface OrderWriterOptions {
   maxQueued: number;
   /** Batches committing at the same time. */
   concurrency: number;
+  /** How long an order may wait in the queue while a batch is committing before it is answered "failed" (busy). */
+  maxQueueWaitMs: number;
   /** How long an unknown commit outcome is chased before it is left to the sweeper. */
   resolveTimeoutMs: number;
   /**
@@ -66,6 +72,8 @@ export interface OrderWriterOptions {
 
 interface Pending {
   order: OrderToWrite;
+  /** Date.now() when it was queued. */
+  queuedAt: number;
   resolve(outcome: WriteOutcome): void;
 }
 
@@ -79,6 +87,8 @@ interface LedgerRow {
 export class OrderWriter {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Fires when the oldest queued order has waited maxQueueWaitMs. */
+  private waitTimer: NodeJS.Timeout | undefined;
   private committing = 0;
   private readonly idle = new Set<() => void>();
   private readonly breaker: CircuitBreakerPolicy;
@@ -104,14 +114,17 @@ export class OrderWriter {
       log.warn('PostgreSQL unreachable: purchases answer busy until it is back');
     });
     this.breaker.onReset(() => log.info('PostgreSQL reachable again: purchases resume'));
+    // The probe batch is on its way: whatever queued behind it would wait as long as the probe does.
+    this.breaker.onHalfOpen(() => this.failQueued());
   }
 
   /**
-   * False while the breaker is open (the database was unreachable just now) or a batch's fate is being read back:
-   * a purchase would only take a unit to wait with it, and the units held so would read as sold out to others.
+   * False while the breaker is open (the database was unreachable just now), one batch is probing whether it is
+   * back (half-open), or a batch's fate is being read back: a purchase would only take a unit to wait with it, and
+   * the units held so would read as sold out to others.
    */
   accepting(): boolean {
-    if (this.resolving) return false;
+    if (this.resolving || this.breaker.state === CircuitState.HalfOpen) return false; // asking the database
     // cockatiel turns half-open only on the next call after the wait: once it is over, let purchases make that call.
     const waited = Date.now() - this.openedAt >= this.options.breaker.halfOpenAfterMs;
     return this.breaker.state !== CircuitState.Open || waited;
@@ -120,7 +133,8 @@ export class OrderWriter {
   write(order: OrderToWrite): Promise<WriteOutcome> {
     if (this.queue.length >= this.options.maxQueued) return Promise.resolve('failed');
     return new Promise((resolve) => {
-      this.queue.push({ order, resolve });
+      this.queue.push({ order, queuedAt: Date.now(), resolve });
+      this.armWaitTimer(this.options.maxQueueWaitMs);
       if (this.queue.length >= this.options.maxBatch) this.startBatches();
       else this.timer ??= setTimeout(() => this.startBatches(), this.options.lingerMs);
     });
@@ -148,6 +162,35 @@ export class OrderWriter {
         this.idle.clear();
       });
     }
+  }
+
+  /**
+   * Orders queued for maxQueueWaitMs (behind a stalled batch) are answered "failed" (busy; their units go back).
+   * One timer for the oldest order, looked at again for the next oldest: nothing per order on the hot path.
+   */
+  private failOverdue(): void {
+    this.waitTimer = undefined;
+    const cutoff = Date.now() - this.options.maxQueueWaitMs;
+    let overdue = 0;
+    while (overdue < this.queue.length && this.queue[overdue].queuedAt <= cutoff) overdue++;
+    if (overdue) this.failQueued(overdue);
+    if (this.queue.length)
+      this.armWaitTimer(this.queue[0].queuedAt + this.options.maxQueueWaitMs - Date.now());
+  }
+
+  private armWaitTimer(ms: number): void {
+    this.waitTimer ??= setTimeout(() => this.failOverdue(), ms).unref();
+  }
+
+  /** The first `count` orders not yet sent to the database (all by default) are answered "failed" (busy). */
+  private failQueued(count = this.queue.length): void {
+    if (!count) return;
+    const waiting = this.queue.splice(0, count);
+    this.log.warn(
+      { orders: waiting.length },
+      'orders queued behind a stalled or probing batch answered busy',
+    );
+    for (const pending of waiting) pending.resolve('failed');
   }
 
   private async commit(batch: Pending[]): Promise<void> {
@@ -310,6 +353,7 @@ export class OrderWriter {
     startedAt: Date,
   ): Promise<WriteOutcome[]> {
     this.resolving++;
+    this.failQueued(); // they would wait for the read-back too
     try {
       return await this.resolveUnknown(orders, backendPid, startedAt);
     } finally {

@@ -99,6 +99,8 @@ export interface Recovery {
   firstOrderAfterMs?: number;
   /** `busy` answers between the injection and that first order (or the crowd's end). */
   busyAnswers: number;
+  /** Every answer to a request sent after the injection, by outcome (ordered, busy, sold_out, no_answer, …). */
+  answersAfter: Record<string, number>;
 }
 
 export interface ChaosFaultRun {

@@ -257,8 +257,6 @@ export async function driveVisitors(plan: VisitorRunPlan): Promise<VisitorRunRes
         if (again && req.reusedSocket && err.code === 'ECONNRESET') {
           resolve(send(method, path, payload, headers, false));
         } else {
-          if (process.env.DEBUG_RECORDS)
-            process.stderr.write(`[err ${err.code} ${err.message} reused=${req.reusedSocket}]`);
           resolve({ status: 0, body: undefined, text: err.code ?? err.message });
         }
       });

@@ -1,10 +1,11 @@
 // The database's answers, each one decided for real: a COMMIT whose reply never arrives, a batch where the unique
-// constraint refuses one buyer, a take script delivered twice, a cancel whose give-back fails, two processes with the
-// same pid minting order ids.
+// constraint refuses one buyer, a batch stalled on a locked row, a take script delivered twice, a cancel whose
+// give-back fails, two processes with the same pid minting order ids.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
+import { Client } from 'pg';
 import { segmentKeys } from '../../src/stock/keys';
 import { StockScripts } from '../../src/stock/scripts';
 import { startCommitCutter, type CommitCutter } from '../support/pg-commit-cutter';
@@ -101,6 +102,61 @@ describe('the database decides, batch by batch', () => {
     expect(await scripts.claim(keys, 'u1', 'res-1')).toBe(true);
     expect(await scripts.claimAndTake(keys, 'u1', 'res-9')).toBe('duplicate');
     expect(await r.get(keys.stock)).toBe('2');
+  });
+});
+
+describe('a batch stalled in the database (its ledger row locked by another session)', () => {
+  let stack: TestStack;
+  // Two sessions: one holds the lock in its transaction; the other watches (a transaction sees pg_stat_activity as it
+  // was at its first look).
+  let locker: Client;
+  let watcher: Client;
+  beforeAll(async () => {
+    stack = await startStack(4, { env: { ORDER_BATCH_CONCURRENCY: '1', ORDER_QUEUE_WAIT_MS: '500' } });
+    locker = new Client({ connectionString: stack.databaseUrl });
+    watcher = new Client({ connectionString: stack.databaseUrl });
+    await Promise.all([locker.connect(), watcher.connect()]);
+  });
+  afterAll(async () => {
+    await Promise.all([locker.end(), watcher.end()]);
+    await stack.stop();
+  });
+
+  test('the orders queued behind it are answered busy with their units back, not held; the stalled one commits', async () => {
+    const stock = 10;
+    const { itemId } = await stack.createSale({ name: 'stalled', stock, segments: 1 });
+    await locker.query('BEGIN');
+    await locker.query('SELECT 1 FROM stock_segments WHERE item_id = $1 FOR UPDATE', [itemId]);
+    const stalled = stack.post('/seckill', { userId: 'stalled', itemId });
+    // Its batch waits for the row lock: the only batch the writer runs at a time.
+    await waitFor('the batch waiting for the row lock', async () => {
+      const { rows } = await watcher.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+      );
+      return rows[0].n === 1 || undefined;
+    });
+
+    // Answered while the row is still locked: without the queue's bound these would wait for the lock (for ever).
+    const queued = await Promise.all(
+      ['q1', 'q2', 'q3'].map((userId) => stack.post('/seckill', { userId, itemId })),
+    );
+    expect(queued.map((r) => ({ status: r.status, body: r.body }))).toEqual(
+      Array(3).fill({ status: 503, body: { status: 'busy' } }),
+    );
+    expect(await itemStats(stack, itemId)).toMatchObject({ redisRemaining: stock - 1, activeOrders: 0 });
+
+    await locker.query('COMMIT');
+    expect((await stalled).body).toMatchObject({ status: 'ordered' });
+    // Told busy, they may buy: their claims went with their units.
+    const again = await Promise.all(
+      ['q1', 'q2', 'q3'].map((userId) => stack.post('/seckill', { userId, itemId })),
+    );
+    expect(again.map((r) => r.body.status)).toEqual(['ordered', 'ordered', 'ordered']);
+    expect(await itemStats(stack, itemId)).toMatchObject({
+      activeOrders: 4,
+      redisRemaining: stock - 4,
+      oversell: 0,
+    });
   });
 });
 

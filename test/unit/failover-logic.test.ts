@@ -31,7 +31,7 @@ test('connection failures, shutdowns and standbys are unavailable; a wrong query
   expect(isDatabaseUnavailable(undefined)).toBe(false);
 });
 
-test('recovery: the first order to a request sent after the fault, and the busy answers until it', () => {
+test('recovery: the first order to a request sent after the fault, the busy answers until it, and all told after it', () => {
   const at = 1000;
   const answers = [
     { sentAt: 990, at: 1010, outcome: 'ordered' }, // sent before the fault: not a recovery
@@ -42,6 +42,13 @@ test('recovery: the first order to a request sent after the fault, and the busy 
     { sentAt: 2000, at: 2700, outcome: 'busy' }, // after the first order: not counted
     { sentAt: 1900, at: 2900, outcome: 'ordered' },
   ];
-  expect(recoveryAfter(answers, at)).toEqual({ firstOrderAfterMs: 1600, busyAnswers: 2 });
-  expect(recoveryAfter(answers.slice(0, 4), at)).toEqual({ busyAnswers: 2 });
+  expect(recoveryAfter(answers, at)).toEqual({
+    firstOrderAfterMs: 1600,
+    busyAnswers: 2,
+    answersAfter: { busy: 3, no_answer: 1, ordered: 2 },
+  });
+  expect(recoveryAfter(answers.slice(0, 4), at)).toEqual({
+    busyAnswers: 2,
+    answersAfter: { busy: 2, no_answer: 1 },
+  });
 });

@@ -38,7 +38,10 @@ function recoveryText(recovery: ChaosFaultRun['recovery']): string {
     recovery.firstOrderAfterMs === undefined
       ? 'no order after it'
       : `first order after ${formatSeconds(recovery.firstOrderAfterMs)}`;
-  return `${first}, ${recovery.busyAnswers} busy`;
+  const told = Object.entries(recovery.answersAfter)
+    .filter(([outcome]) => outcome !== 'busy')
+    .map(([outcome, n]) => `${n} ${outcome}`);
+  return `${first}, ${recovery.busyAnswers} busy${told.length ? ` (asked after it: ${told.join(', ')})` : ''}`;
 }
 
 function table(rows: string[][]): string[] {

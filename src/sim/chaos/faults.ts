@@ -1,5 +1,6 @@
 // The nemesis's faults, each a small plug-in: whether it applies to a strategy on these backends, how to inject it,
-// and how to heal it. inject returns its heal, so state of one injection (which process) stays with it.
+// and how to heal it. inject returns its heal, so state of one injection (which process) stays with it. A fault
+// whose target takes long to find (the primary, asked of a loaded cluster) aims first, before its time.
 import Redis from 'ioredis';
 import type { StrategyName } from '../../config';
 import type { PrivateServers } from '../backends';
@@ -14,13 +15,26 @@ export interface ChaosTarget {
 }
 
 export type Heal = () => Promise<void>;
+/** Injects the fault at a target already found, and returns its heal. */
+export type Strike = () => Promise<Heal>;
 
-export interface Fault extends FaultTiming {
+export type Fault = FaultTiming & {
   /** undefined when the fault can be injected here; otherwise why not (shown in the matrix). */
   unavailable(target: Omit<ChaosTarget, 'processes'> & { brokerChild: boolean }): string | undefined;
-  /** `pick` (from the schedule) chooses among several targets, e.g. which api process. */
-  inject(target: ChaosTarget, pick: number): Promise<Heal>;
-}
+} & (
+    | {
+        /** `pick` (from the schedule) chooses among several targets, e.g. which api process. */
+        inject(target: ChaosTarget, pick: number): Promise<Heal>;
+      }
+    | {
+        /**
+         * Finds the target before the fault's time (the nemesis aims when no other fault is in place): Patroni's REST
+         * API on a loaded machine answers in seconds, and a fault found at its time would land seconds late, after
+         * the units it was meant to interrupt have sold.
+         */
+        aim(target: ChaosTarget): Promise<Strike>;
+      }
+  );
 
 /** Longer than LOCK_TTL_MS (200) and LOCK_LEASE_MS (2000) as the sim runs them: a paused holder outlives its lock. */
 const PAUSE_MS: readonly [number, number] = [2500, 4000];
@@ -114,12 +128,14 @@ export const FAULTS: readonly Fault[] = [
     name: 'postgres-failover',
     durationMs: [0, 0],
     unavailable: patroniOnly,
-    async inject({ servers }) {
+    async aim({ servers }) {
       // Patroni sees its PostgreSQL die and, with primary_start_timeout 0, hands the leader key to the synchronous
       // standby; it then rewinds the old node and starts it again as a standby, which the heal waits for.
       const primary = await servers.postgresHa!.primary();
-      primary.killPostgres();
-      return () => servers.postgresHa!.waitForStandby(primary.name);
+      return async () => {
+        primary.killPostgres();
+        return () => servers.postgresHa!.waitForStandby(primary.name);
+      };
     },
   },
   {
@@ -128,12 +144,14 @@ export const FAULTS: readonly Fault[] = [
     // back in time to lead again.
     durationMs: [12_000, 14_000],
     unavailable: patroniOnly,
-    async inject({ servers }) {
+    async aim({ servers }) {
       const primary = await servers.postgresHa!.primary();
-      await primary.crash();
       return async () => {
-        await primary.start();
-        await servers.postgresHa!.waitForStandby(primary.name);
+        await primary.crash();
+        return async () => {
+          await primary.start();
+          await servers.postgresHa!.waitForStandby(primary.name);
+        };
       };
     },
   },

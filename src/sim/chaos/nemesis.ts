@@ -1,7 +1,8 @@
 // Runs one schedule during the crowd: each fault at its offset, healed after its duration, one after another (a
-// fault that starts late, behind a slow heal, starts at once). Heals run even when inject half-failed.
+// fault that starts late, behind a slow heal, starts at once). A fault that aims finds its target right after the
+// previous heal, so that it lands on time. Heals run even when inject half-failed.
 import type { ChaosFaultRun } from '../report-types';
-import type { ChaosTarget, Fault } from './faults';
+import type { ChaosTarget, Fault, Strike } from './faults';
 import type { ScheduledFault } from './schedule';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -15,11 +16,12 @@ export async function runNemesis(
   const log: ChaosFaultRun[] = [];
   for (const step of schedule) {
     const fault = faults.find((f) => f.name === step.fault)!;
-    await sleep(Math.max(0, startedAt + step.atMs - Date.now()));
     const entry: ChaosFaultRun = { fault: step.fault, atMs: step.atMs, durationMs: step.durationMs };
     log.push(entry);
     try {
-      const heal = await fault.inject(target, step.pick);
+      const strike = await aim(fault, target, step.pick);
+      await sleep(Math.max(0, startedAt + step.atMs - Date.now()));
+      const heal = await strike();
       // In place now: finding the target (a process, the primary) may have taken a while.
       entry.injectedAtMs = Date.now() - startedAt;
       await sleep(step.durationMs);
@@ -29,4 +31,9 @@ export async function runNemesis(
     }
   }
   return log;
+}
+
+function aim(fault: Fault, target: ChaosTarget, pick: number): Promise<Strike> {
+  if ('aim' in fault) return fault.aim(target);
+  return Promise.resolve(() => fault.inject(target, pick));
 }
