@@ -89,6 +89,9 @@ export class OrderWriter {
   private timer: NodeJS.Timeout | undefined;
   /** Fires when the oldest queued order has waited maxQueueWaitMs. */
   private waitTimer: NodeJS.Timeout | undefined;
+  /** Orders answered busy from the queue since the last log line about them, and when that was. */
+  private turnedAway = 0;
+  private turnedAwayLoggedAt = 0;
   private committing = 0;
   private readonly idle = new Set<() => void>();
   private readonly breaker: CircuitBreakerPolicy;
@@ -186,11 +189,16 @@ export class OrderWriter {
   private failQueued(count = this.queue.length): void {
     if (!count) return;
     const waiting = this.queue.splice(0, count);
+    for (const pending of waiting) pending.resolve('failed');
+    this.turnedAway += waiting.length;
+    // Once a second at most: a stall turns orders away every few milliseconds.
+    if (Date.now() - this.turnedAwayLoggedAt < 1000) return;
     this.log.warn(
-      { orders: waiting.length },
+      { orders: this.turnedAway },
       'orders queued behind a stalled or probing batch answered busy',
     );
-    for (const pending of waiting) pending.resolve('failed');
+    this.turnedAway = 0;
+    this.turnedAwayLoggedAt = Date.now();
   }
 
   private async commit(batch: Pending[]): Promise<void> {
@@ -389,6 +397,10 @@ export class OrderWriter {
 
   private async readBack(orders: OrderToWrite[], backendPid: number, startedAt: Date): Promise<Set<string>> {
     const client = await this.pool.connect();
+    // Between its queries the client waits checked out: a server that dies then (a failover's usual moment) says
+    // so as an 'error' event, which unheard would end the process.
+    const stopIgnoring = leaveErrorsToQueries(client);
+    let broken: Error | undefined;
     try {
       for (let tries = 0; ; tries++) {
         if (tries === 100) throw new Error(`backend ${backendPid} of the broken connection is still alive`);
@@ -407,8 +419,12 @@ export class OrderWriter {
         [orders.map((o) => o.orderId)],
       );
       return new Set(rows.map((row) => row.id));
+    } catch (err) {
+      broken = err as Error;
+      throw err;
     } finally {
-      client.release();
+      stopIgnoring();
+      client.release(broken); // a broken connection is not reused
     }
   }
 }

@@ -165,8 +165,14 @@ function parseJsonObject(body: string): Record<string, unknown> | undefined {
   }
 }
 
+/** The contract's other 503: `{error: {code: 'unavailable'}}` (a store unreachable just now): "not now", as busy. */
+function isUnavailable(statusCode: number, answer: Record<string, unknown> | undefined): boolean {
+  return statusCode === 503 && (answer?.error as { code?: unknown } | undefined)?.code === 'unavailable';
+}
+
 export function classifyAnswer(statusCode: number, body: string): ClassifiedAnswer {
   const answer = parseJsonObject(body);
+  if (isUnavailable(statusCode, answer)) return { outcome: 'busy' };
   const status = answer?.status;
   const allowed = STATUSES_BY_CODE[statusCode] ?? [];
   const outcome = allowed.find((s) => s === status);

@@ -98,6 +98,9 @@ describe('classifyAnswer', () => {
     expect(classifyAnswer(410, '{"status":"sold_out"}').outcome).toBe('sold_out');
     expect(classifyAnswer(429, '{"status":"rate_limited"}').outcome).toBe('rate_limited');
     expect(classifyAnswer(503, '{"status":"busy"}').outcome).toBe('busy');
+    expect(classifyAnswer(503, '{"error":{"code":"unavailable","message":"m"}}').outcome).toBe('busy');
+    expect(classifyAnswer(500, '{"error":{"code":"unavailable","message":"m"}}').outcome).toBe('errors');
+    expect(classifyAnswer(503, '{"error":{"code":"internal","message":"m"}}').outcome).toBe('errors');
     expect(classifyAnswer(200, '{"status":"ordered","orderId":"o1"}').outcome).toBe('errors');
     expect(classifyAnswer(201, '{"status":"ordered"}').outcome).toBe('errors');
     expect(classifyAnswer(409, '{"status":"sold_out"}').outcome).toBe('errors');
