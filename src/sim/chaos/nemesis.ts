@@ -22,7 +22,7 @@ export async function runNemesis(
       const strike = await aim(fault, target, step.pick);
       await sleep(Math.max(0, startedAt + step.atMs - Date.now()));
       const heal = await strike();
-      // In place now: finding the target (a process, the primary) may have taken a while.
+      // In place now: a strike may take a while (a process's exit is awaited).
       entry.injectedAtMs = Date.now() - startedAt;
       await sleep(step.durationMs);
       await heal();

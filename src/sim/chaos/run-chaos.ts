@@ -49,9 +49,9 @@ export interface ChaosOptions {
 /** What the children run with: short sweeps and grace so that the backstops act within a run. */
 const RESERVATION_GRACE_MS = 3000;
 /**
- * On a Patroni cluster a purchase's write can stay in flight through a failover: queued behind a batch whose COMMIT
- * is read back for up to ORDER_RESOLVE_TIMEOUT_MS (10 s), then its own connection (up to 5 s). A reservation must
- * outlive that before the sweeper may give its unit back, or a unit is for sale again while its order commits.
+ * On a Patroni cluster a purchase's write can stay in flight through a failover: its batch's connection (up to 5 s),
+ * then its COMMIT read back for up to ORDER_RESOLVE_TIMEOUT_MS (10 s). A reservation must outlive that before the
+ * sweeper may give its unit back, or a unit is for sale again while its order commits.
  */
 const HA_RESERVATION_GRACE_MS = 20_000;
 const SWEEP_INTERVAL_MS = 500;
