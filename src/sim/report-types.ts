@@ -139,6 +139,8 @@ export interface ChaosRunReport {
   acknowledgedLost: number;
   /** Answers that were neither a purchase outcome nor `busy` (a 500, a malformed body). */
   errorAnswers: number;
+  /** The first few distinct error answers: HTTP status and the start of the body. */
+  errorSamples: string[];
 }
 
 export interface ChaosCell {

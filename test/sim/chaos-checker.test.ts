@@ -110,6 +110,7 @@ const run = (seed: number, faults: string[], violations: string[]): ChaosRunRepo
   crashes: 0,
   acknowledgedLost: 0,
   errorAnswers: 0,
+  errorSamples: [],
 });
 
 test('a failing run marks every fault it injected; faults never drawn are "not run"', () => {

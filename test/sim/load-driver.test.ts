@@ -10,6 +10,7 @@ import {
   type CrowdPlan,
   type CrowdProgress,
 } from '../../src/sim/load-driver';
+import { runBuyers } from '../../src/sim/chaos/buyers';
 import type { OutcomeCounts } from '../../src/sim/report-types';
 
 function countBy(values: string[]): Map<string, number> {
@@ -333,4 +334,33 @@ describe('driveCrowd against a local stand-in service', () => {
     expect(result.requests).toBe(0);
     expect(shop.received).toEqual([]);
   });
+});
+
+test("chaos buyers keep each error answer's status and body, and ask again until a final answer", async () => {
+  let asked = 0;
+  const server: Server = createServer((req, res) => {
+    asked++;
+    if (asked === 1) return answer(res, 500, { error: { code: 'internal', message: 'internal error' } });
+    return answer(res, 201, { status: 'ordered', orderId: 'o1' });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const results = await runBuyers({
+      urls: [`http://127.0.0.1:${port}`],
+      itemId: '1',
+      userIds: ['u1'],
+      arrivalWindowMs: 0,
+      pays: () => false,
+      deadline: Date.now() + 10_000,
+    });
+    expect(results.answers.map((a) => [a.outcome, a.detail])).toEqual([
+      ['errors', '500 {"error":{"code":"internal","message":"internal error"}}'],
+      ['ordered', undefined],
+    ]);
+    expect(results.acknowledged).toEqual([{ orderId: 'o1', userId: 'u1' }]);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

@@ -35,7 +35,8 @@ function expectExactAfterFailover(run: ChaosRunReport): void {
   expect(run.expectedSafe).toBe(true);
   expect(run.acknowledgedLost).toBe(0);
   expect(run.activeOrders).toBe(options.stock);
-  // Busy while the database was away, never a 500 or a malformed answer.
+  // Busy while the database was away, never a 500 or a malformed answer (a failure shows what they were).
+  expect(run.errorSamples).toEqual([]);
   expect(run.errorAnswers).toBe(0);
   const [fault] = run.faults;
   // The heal waited for the old primary to rejoin as a standby; an error here says it did not.

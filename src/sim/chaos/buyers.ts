@@ -58,7 +58,12 @@ export async function runBuyers(plan: BuyerPlan): Promise<BuyerResults> {
         const sentAt = Date.now();
         const res = await post(`${url}/seckill`, { userId, itemId: plan.itemId });
         const outcome = res ? classifyAnswer(res.status, res.text) : undefined;
-        results.answers.push({ sentAt, at: Date.now(), outcome: outcome?.outcome ?? 'no_answer' });
+        results.answers.push({
+          sentAt,
+          at: Date.now(),
+          outcome: outcome?.outcome ?? 'no_answer',
+          detail: outcome?.outcome === 'errors' ? `${res!.status} ${res!.text.slice(0, 160)}` : undefined,
+        });
         if (outcome?.outcome === 'ordered') {
           results.acknowledged.push({ orderId: outcome.orderId!, userId });
           if (plan.pays(userId)) await pay(plan, outcome.orderId!, userId, i);

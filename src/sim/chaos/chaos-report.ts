@@ -87,7 +87,8 @@ export function renderChaosTable(report: ChaosReport): string {
         run.faults.map(
           (f) =>
             `  ${run.strategy} seed ${run.seed} ${f.fault}: ${recoveryText(f.recovery)}; ` +
-            `acknowledged lost ${run.acknowledgedLost}, error answers ${run.errorAnswers}, crashes ${run.crashes}`,
+            `acknowledged lost ${run.acknowledgedLost}, error answers ${run.errorAnswers}` +
+            `${run.errorSamples.length ? ` (${run.errorSamples.join(' | ')})` : ''}, crashes ${run.crashes}`,
         ),
       )
     : [];

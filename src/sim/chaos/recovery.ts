@@ -9,6 +9,8 @@ export interface TimedAnswer {
   at: number;
   /** A load-driver outcome (ordered, busy, sold_out, errors, …) or no_answer (refused, reset, timed out). */
   outcome: string;
+  /** For an `errors` outcome: the HTTP status and the start of the body, to say what it was. */
+  detail?: string;
 }
 
 export function recoveryAfter(answers: readonly TimedAnswer[], injectedAt: number): Recovery {

@@ -54,6 +54,8 @@ const RESERVATION_GRACE_MS = 3000;
  * sweeper may give its unit back, or a unit is for sale again while its order commits.
  */
 const HA_RESERVATION_GRACE_MS = 20_000;
+/** Distinct error answers a run keeps, to say what they were. */
+const ERROR_SAMPLES = 5;
 const SWEEP_INTERVAL_MS = 500;
 /** Late buyers come in waves this size until one is told sold_out. */
 const LATE_WAVE = 10;
@@ -251,6 +253,10 @@ async function chaosRun(ctx: RunContext): Promise<ChaosRunReport> {
     crashes: crashes(ctx.processes) - crashesBefore,
     acknowledgedLost: acknowledgedLost(rows.orders, acknowledged),
     errorAnswers: crowd.answers.filter((answer) => answer.outcome === 'errors').length,
+    errorSamples: [...new Set(crowd.answers.flatMap((answer) => answer.detail ?? []))].slice(
+      0,
+      ERROR_SAMPLES,
+    ),
   };
 }
 
