@@ -338,7 +338,7 @@ describe('driveCrowd against a local stand-in service', () => {
 
 test("chaos buyers keep each error answer's status and body, and ask again until a final answer", async () => {
   let asked = 0;
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer((_req, res) => {
     asked++;
     if (asked === 1) return answer(res, 500, { error: { code: 'internal', message: 'internal error' } });
     return answer(res, 201, { status: 'ordered', orderId: 'o1' });
