@@ -44,6 +44,7 @@ function expectExactAfterFailover(run: ChaosRunReport): void {
   // Buyers ordered again after the switch (a failure prints what the crowd was told after the fault), and nobody
   // gave up.
   expect(fault.recovery).toEqual(expect.objectContaining({ firstOrderAfterMs: expect.any(Number) }));
+  expect(fault.recovery!.firstOrderAfterMs).toBeGreaterThan(0);
   expect(run.gaveUp).toBe(0);
   // The consumer (or any child) may be restarted by its supervisor at most once per switch, and it is counted.
   expect(run.crashes).toBeLessThanOrEqual(1);
