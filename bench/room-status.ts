@@ -27,7 +27,8 @@
  *    whatever happened before it, and its latency counts from when it was due (a server that falls behind shows it
  *    in the latency and in the backlog, rather than slowing the crowd down). The same crowd at the bare express app
  *    and at bare node:http after it. Figures: polls/s answered, the cores the answering process kept busy, CPU per
- *    poll, p50/p99 and the backlog left.
+ *    poll, p50/p99, the backlog left, and whether the crowd was held: every poll due answered with a 200 (at most
+ *    0.1 % left as backlog) and each answer before that visitor's next poll was due.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -368,6 +369,28 @@ interface Held {
   cpuMsPerPoll: number;
   redisCores: number;
   loadGeneratorCores: number;
+  /** Undefined when held; otherwise why not (see `whyNotHeld`). */
+  notHeld?: string;
+}
+
+/** At most this share of the polls due may go unanswered for the crowd to count as held. */
+const HELD_MAX_BACKLOG = 0.001;
+
+/**
+ * A crowd is held when every visitor keeps hearing from the room at the pace it polls: (almost) every poll due is
+ * answered, with a 200, and each answer arrives before that visitor's next poll is due. Undefined when held.
+ */
+function whyNotHeld(h: Omit<Held, 'notHeld'>): string | undefined {
+  const reasons: string[] = [];
+  if (h.backlog > h.due * HELD_MAX_BACKLOG)
+    reasons.push(`backlog ${whole(h.backlog)} > ${HELD_MAX_BACKLOG * 100} % of the polls due`);
+  const refused = h.answered - (h.statusCounts['200'] ?? 0);
+  if (refused || h.errors) reasons.push(`${whole(refused)} non-200 answers, ${whole(h.errors)} errors`);
+  if (!(h.maxMs < h.pollIntervalMs))
+    reasons.push(
+      `slowest answer ${fixed(h.maxMs, 0)} ms after its due time ≥ the ${h.pollIntervalMs} ms interval`,
+    );
+  return reasons.length ? reasons.join('; ') : undefined;
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -514,7 +537,7 @@ async function hold(
       connections: settings.holdConnections,
     }),
   );
-  return {
+  const figures = {
     target: target.name,
     pollIntervalMs,
     ratePerSec,
@@ -532,6 +555,7 @@ async function hold(
     redisCores: cpuMs.redis / wallMs,
     loadGeneratorCores: cpuMs.loadGenerator / wallMs,
   };
+  return { ...figures, notHeld: whyNotHeld(figures) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -585,6 +609,7 @@ function heldLines(h: Held): string[] {
       `${fixed(h.cpuMsPerPoll, 4)} cpu ms/poll (→ ${fixed((h.cpuMsPerPoll * h.ratePerSec) / 1000)} cores for ` +
       `${whole(h.ratePerSec)}/s); redis ${fixed(h.redisCores)} cores; load generator ` +
       `${fixed(h.loadGeneratorCores)} cores; non-200: ${odd(h.statusCounts, h.errors)}`,
+    `  ${''.padEnd(14)} ${h.notHeld ? `not held: ${h.notHeld}` : 'held: every poll answered before the next was due'}`,
   ];
 }
 
