@@ -211,7 +211,7 @@ export function registerSimCommand(program: Command): void {
         // visitors polling) does not sit in the event loop whose latencies it measures.
         workers: pick('workers', admissionModes ? 1 : undefined),
         postgresHa,
-        progress: (line) => process.stderr.write(line.startsWith('\n') ? `${line}\n` : `\r${line}`),
+        progress: progressWriter(process.stderr),
       };
       const report = await simulate(options);
       process.stderr.write('\n');
@@ -261,4 +261,23 @@ async function chaosCommand(
     );
     process.exitCode = 1;
   }
+}
+
+const LOG_PROGRESS_EVERY_MS = 5000;
+
+/**
+ * A line starting with a newline is a heading; any other is a progress update. On a terminal an update overwrites the
+ * last one; in a log (CI, a file) each is a line of its own, at most one every 5 s (carriage returns would run them
+ * all into one line).
+ */
+function progressWriter(stream: NodeJS.WriteStream): (line: string) => void {
+  let lastUpdateAt = 0;
+  return (line) => {
+    if (line.startsWith('\n')) stream.write(`${line}\n`);
+    else if (stream.isTTY) stream.write(`\r${line}`);
+    else if (Date.now() - lastUpdateAt >= LOG_PROGRESS_EVERY_MS) {
+      lastUpdateAt = Date.now();
+      stream.write(`${line}\n`);
+    }
+  };
 }
