@@ -3,7 +3,8 @@
 // `Waiting-Room-Ticket` until it is admitted, told sold out or gives up after MAX_WAIT_S, then buys with the pass
 // (POST /seckill with `pass`), trying again while the answer is busy. The room lets RATE visitors in per second, so
 // the crowd waits and polls: the status answers' latency is a threshold of its own.
-// Simulator twin: none; test/purchase/waiting-room.test.ts runs the same visitors against real processes.
+// Simulator twin: npm run sim -- --scenario waiting-room (test/purchase/waiting-room.test.ts runs such visitors
+// against real processes too).
 import { sleep } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
