@@ -14,7 +14,7 @@ import { runBuyers } from './buyers';
 import { acknowledgedLost, checkRun, formatViolation } from './checker';
 import type { Fault } from './faults';
 import { buildMatrix, summarise } from './matrix';
-import { runNemesis } from './nemesis';
+import { prepareNemesis } from './nemesis';
 import { readItemRows, sampleHistory, ServiceClient, waitForQuiescence } from './observe';
 import { recoveryAfter } from './recovery';
 import { buildSchedule } from './schedule';
@@ -187,6 +187,11 @@ async function chaosRun(ctx: RunContext): Promise<ChaosRunReport> {
     count: options.faultsPerRun,
     windowMs: options.windowMs,
   });
+  const nemesis = await prepareNemesis(schedule, ctx.applicable, {
+    strategy,
+    processes: ctx.processes,
+    servers: ctx.backends.servers,
+  });
   const crowdStart = Date.now();
   const stopHistory = sampleHistory(client, itemId, crowdStart);
   const [crowd, faults] = await Promise.all([
@@ -198,12 +203,7 @@ async function chaosRun(ctx: RunContext): Promise<ChaosRunReport> {
       pays: (userId) => shareOf(`${seed}:${userId}`) < options.payRatio,
       deadline,
     }),
-    runNemesis(
-      schedule,
-      ctx.applicable,
-      { strategy, processes: ctx.processes, servers: ctx.backends.servers },
-      crowdStart,
-    ),
+    nemesis(crowdStart),
   ]);
   const settle = { settleMs: graceOf(options) + 4 * SWEEP_INTERVAL_MS, deadline };
   await waitForQuiescence(client, ctx.db, itemId, settle);
