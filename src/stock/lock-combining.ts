@@ -45,7 +45,7 @@ export class LockCombiner {
   private readonly queues = new Map<string, Queue>();
 
   /**
-   * @param newToken  a fresh random lock token per round
+   * @param newToken  a lock token per round, never used before by any holder
    * @param roundEnded  called after every round (a buyer waiting for a release may look again)
    */
   constructor(

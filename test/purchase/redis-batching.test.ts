@@ -1,0 +1,63 @@
+// The request path's Redis client sends the commands of one event-loop tick in one socket write, in order, and keeps
+// doing so across a server killed and restarted (the crowd-level faults are in redis-truth.test.ts).
+import type { Socket } from 'node:net';
+import type { Redis } from 'ioredis';
+import { createRedis, type RedisClient } from '../../src/infra/redis';
+import { startPrivateRedis, type PrivateRedis } from '../support/redis-server';
+
+let server: PrivateRedis;
+let redis: Redis;
+beforeAll(async () => {
+  server = await startPrivateRedis();
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await server.stop();
+});
+
+const ready = async (client: RedisClient) => {
+  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+};
+
+/** Counts the writes that reach the socket (one per _write or _writev: one system call each). */
+function countSocketWrites(socket: Socket): () => number {
+  let writes = 0;
+  const streamWrites = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+  for (const method of ['_write', '_writev'] as const) {
+    const original = streamWrites[method].bind(socket);
+    streamWrites[method] = (...args: unknown[]) => {
+      writes++;
+      return original(...args);
+    };
+  }
+  return () => writes;
+}
+
+test('the commands of one tick leave in one write and are answered in order', async () => {
+  redis = createRedis(server.url) as Redis;
+  await ready(redis);
+  const writes = countSocketWrites(redis.stream as Socket);
+  const replies = await Promise.all(Array.from({ length: 100 }, () => redis.incr('batched')));
+  expect(replies).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+  expect(writes()).toBe(1);
+
+  // One tick after another: a write each.
+  for (let i = 0; i < 3; i++) await redis.incr('batched');
+  expect(writes()).toBe(4);
+  expect(await redis.get('batched')).toBe('103');
+});
+
+test('after the server was killed and restarted, commands of one tick still leave together and nothing is left corked', async () => {
+  redis ??= createRedis(server.url) as Redis;
+  await ready(redis);
+  await server.kill();
+  const sentWhileDown = redis.set('after-restart', 'queued').catch((err: Error) => err.message);
+  await server.restart();
+  await ready(redis);
+  expect(await sentWhileDown).toBe('OK');
+  const writes = countSocketWrites(redis.stream as Socket);
+  const replies = await Promise.all(Array.from({ length: 50 }, () => redis.incr('after-restart-count')));
+  expect(replies.at(-1)).toBe(50);
+  expect(writes()).toBe(1);
+  expect((redis.stream as Socket).writableCorked).toBe(0);
+});
