@@ -63,7 +63,10 @@ export class LockCombiner {
     const running = this.queues.get(lockKey);
     const queue = running ?? [];
     if (queue.length >= RIDERS_PER_TAKE) return walkOn(round, rider);
-    const answer = new Promise<ClaimTake>((answer, fail) => queue.push({ ...rider, answer, fail }));
+    // One object shape for every rider (claim or none): a crowd's riders keep the code that reads them monomorphic.
+    const answer = new Promise<ClaimTake>((answer, fail) =>
+      queue.push({ reservation: rider.reservation, claim: rider.claim, answer, fail }),
+    );
     if (!running) void this.runRounds(lockKey, queue, round);
     return answer;
   }

@@ -69,7 +69,14 @@ export function lockedTaker(
     if (!first.done) first.value();
   };
   const combiner = new LockCombiner(lockTokens(), wakeFirst);
-  const roundOn = (keys: SegmentKeys): LockRound => ({
+  /** One per segment this process has locked (sales × segments): built once, not per buyer. */
+  const rounds = new Map<string, LockRound>();
+  const roundOn = (keys: SegmentKeys): LockRound => {
+    let round = rounds.get(keys.lock);
+    if (!round) rounds.set(keys.lock, (round = lockRound(keys)));
+    return round;
+  };
+  const lockRound = (keys: SegmentKeys): LockRound => ({
     async acquire(token, toClaim, alreadyClaimed) {
       if (!toClaim.length) return { lock: await scripts.acquireLock(keys, token, lockTtlMs), claimed: [] };
       return scripts.claimAndAcquireLock(keys, toClaim, alreadyClaimed, token, lockTtlMs);
