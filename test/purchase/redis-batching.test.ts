@@ -2,8 +2,9 @@
 // doing so across a server killed and restarted (the crowd-level faults are in redis-truth.test.ts).
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
-import { createRedis, type RedisClient } from '../../src/infra/redis';
+import { createRedis } from '../../src/infra/redis';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis-server';
+import { waitFor } from '../support/stack';
 
 let server: PrivateRedis;
 let redis: Redis;
@@ -15,9 +16,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-const ready = async (client: RedisClient) => {
-  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
-};
+const ready = () => waitFor('the client ready', async () => redis.status === 'ready');
 
 /** Counts the writes that reach the socket (one per _write or _writev: one system call each). */
 function countSocketWrites(socket: Socket): () => number {
@@ -35,7 +34,7 @@ function countSocketWrites(socket: Socket): () => number {
 
 test('the commands of one tick leave in one write and are answered in order', async () => {
   redis = createRedis(server.url) as Redis;
-  await ready(redis);
+  await ready();
   const writes = countSocketWrites(redis.stream as Socket);
   const replies = await Promise.all(Array.from({ length: 100 }, () => redis.incr('batched')));
   expect(replies).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
@@ -49,12 +48,12 @@ test('the commands of one tick leave in one write and are answered in order', as
 
 test('after the server was killed and restarted, commands of one tick still leave together and nothing is left corked', async () => {
   redis ??= createRedis(server.url) as Redis;
-  await ready(redis);
+  await ready();
   const before = redis.stream as Socket;
   await server.kill();
-  await until(() => redis.status !== 'ready');
+  await waitFor('the client to see the server gone', async () => redis.status !== 'ready');
   await server.restart();
-  await ready(redis);
+  await ready();
   expect(redis.stream).not.toBe(before); // a new connection
   const writes = countSocketWrites(redis.stream as Socket);
   const replies = await Promise.all(Array.from({ length: 50 }, () => redis.incr('after-restart-count')));
@@ -62,11 +61,3 @@ test('after the server was killed and restarted, commands of one tick still leav
   expect(writes()).toBe(1);
   expect((redis.stream as Socket).writableCorked).toBe(0);
 });
-
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
