@@ -50,7 +50,7 @@ function lockTokens(): () => string {
 }
 
 /**
- * segmented-lock (and global-lock, which is the same with one segment): lock the segment with a random token and a
+ * segmented-lock (and global-lock, which is the same with one segment): lock the segment with a token of its own and a
  * short TTL, then decrement under a fencing check of that token and release the lock in the same script. Only when
  * that script's answer is lost is the lock released on its own (compare-and-delete, harmless if the take did it).
  * The buyers of this process who want a segment it is locking ride with the holder (lock-combining.ts): one acquire
